@@ -1,0 +1,42 @@
+//! # spectrans-tensor
+//!
+//! Tensors of `f32`/`f64` with tape-based reverse-mode automatic differentiation: the base of the
+//! spectrans stack of Fourier Neural Operator transformers.
+//!
+//! - [`Tensor`]: contiguous row-major data, cheap to clone, dynamic rank.
+//! - [`Parameter`] + [`Tape`]: watch parameters on a tape, compute, call [`Tensor::backward`];
+//!   gradients accumulate into [`Parameter::grad`]. Computations on constants record nothing.
+//! - [`Backward`] + [`Tensor::from_op`]: the extension point for fused operations with a
+//!   hand-written backward, defined in other crates.
+//! - [`checkpoint`]: gradient checkpointing of a segment.
+//!
+//! ```
+//! use spectrans_tensor::{Parameter, Rng, Tape, Tensor};
+//! let mut rng = Rng::seed(0);
+//! let w = Parameter::new(Tensor::<f32>::randn(&[3, 4], 0.0, 0.1, &mut rng));
+//! let x = Tensor::<f32>::randn(&[2, 5, 4], 0.0, 1.0, &mut rng);
+//! let tape = Tape::new();
+//! let y = x.matmul_t(&tape.watch(&w), false, true)?.gelu()?;   // (2, 5, 3)
+//! let loss = y.mul(&y)?.mean(&[], false)?;
+//! loss.backward()?;
+//! assert_eq!(w.grad().unwrap().shape(), &[3, 4]);
+//! # Ok::<(), spectrans_tensor::TensorError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod error;
+mod float;
+pub mod ops;
+mod par;
+mod rng;
+pub mod shape;
+mod tape;
+mod tensor;
+pub mod testing;
+
+pub use error::{Result, TensorError};
+pub use float::{DType, Float};
+pub use rng::Rng;
+pub use tape::{checkpoint, Backward, Parameter, Tape};
+pub use tensor::Tensor;

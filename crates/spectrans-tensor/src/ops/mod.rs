@@ -1,0 +1,41 @@
+//! Differentiable operations, one family per module, each with its forward kernel, its
+//! [`Backward`](crate::Backward) and its tests beside it.
+
+pub mod binary;
+pub mod matmul;
+pub mod reduce;
+pub mod unary;
+
+use crate::error::Result;
+use crate::float::Float;
+use crate::shape::{numel, strides};
+use crate::tensor::Tensor;
+
+/// Sums a gradient shaped like a broadcast result back down to `shape` (the shape of the operand
+/// that was broadcast): the adjoint of broadcasting.
+pub(crate) fn sum_to_shape<T: Float>(g: &Tensor<T>, shape: &[usize]) -> Tensor<T> {
+    if g.shape == shape {
+        return g.detach();
+    }
+    let out_shape = &g.shape;
+    let rank = out_shape.len();
+    let off = rank - shape.len();
+    // target strides laid over the broadcast shape, 0 where broadcast
+    let ts = strides(shape);
+    let tstr: Vec<usize> =
+        (0..rank).map(|i| if i < off || shape[i - off] == 1 { 0 } else { ts[i - off] }).collect();
+    let mut out = vec![T::zero(); numel(shape)];
+    let zero = vec![0; rank];
+    let gd = g.data();
+    crate::shape::for_each_broadcast(out_shape, &tstr, &zero, |o, t, _| out[t] += gd[o]);
+    Tensor::from_parts(out, shape.to_vec())
+}
+
+/// Convenience for backward implementations: `Some(f())` when the input needs a gradient.
+pub(crate) fn when<T: Float>(need: bool, f: impl FnOnce() -> Result<Tensor<T>>) -> Result<Option<Tensor<T>>> {
+    if need {
+        f().map(Some)
+    } else {
+        Ok(None)
+    }
+}

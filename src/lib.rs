@@ -1,0 +1,6 @@
+//! # spectrans
+//!
+//! Spectral transformers built on the Fourier Neural Operator, in Rust. This facade re-exports the
+//! crates of the stack; each can also be used on its own.
+
+pub use spectrans_tensor as tensor;
