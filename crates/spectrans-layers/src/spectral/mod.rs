@@ -1,0 +1,3 @@
+//! Spectral convolutions.
+
+mod mixing;
