@@ -1,0 +1,156 @@
+//! [`FNOBlock`]: the pre-norm residual block of every spectrans FNO model.
+
+use spectrans_tensor::{Rng, Tensor};
+
+use crate::activation::Activation;
+use crate::error::{LayerError, Result};
+use crate::fft::FftFloat;
+use crate::fno::FourierNeuralOperator;
+use crate::linear::Linear;
+use crate::module::{join, Ctx, Module, Visitor};
+use crate::norm::{Norm, NormKind};
+
+/// Construction arguments of an [`FNOBlock`] (spectrans names and defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FNOBlockConfig {
+    /// Width D.
+    pub hidden_dim: usize,
+    /// Fourier modes kept.
+    pub modes: usize,
+    /// FFN width = int(D·mlp_ratio) unless `ffn_hidden_dim` is set; ≤ 0 removes the FFN.
+    pub mlp_ratio: f64,
+    /// Explicit FFN width (spectrans ignores it: B3; here it wins when given).
+    pub ffn_hidden_dim: Option<usize>,
+    /// Activation of the FNO layer and of the FFN.
+    pub activation: Activation,
+    /// Dropout probability.
+    pub dropout: f64,
+    /// Normalisation kind.
+    pub norm: NormKind,
+}
+
+impl FNOBlockConfig {
+    /// spectrans' defaults for width `hidden_dim` and `modes`.
+    pub fn new(hidden_dim: usize, modes: usize) -> Self {
+        FNOBlockConfig {
+            hidden_dim,
+            modes,
+            mlp_ratio: 2.0,
+            ffn_hidden_dim: None,
+            activation: Activation::Gelu,
+            dropout: 0.0,
+            norm: NormKind::LayerNorm,
+        }
+    }
+
+    /// The FFN width, or `None` when the block has no FFN.
+    pub fn ffn_width(&self) -> Option<usize> {
+        match self.ffn_hidden_dim {
+            Some(h) => Some(h),
+            None if self.mlp_ratio > 0.0 => Some((self.hidden_dim as f64 * self.mlp_ratio) as usize),
+            None => None,
+        }
+    }
+}
+
+/// The FFN of a block: Linear(D→H) → act → dropout → Linear(H→D) → dropout (keys `ffn.0`, `ffn.3`).
+pub struct FeedForward<T: FftFloat> {
+    /// `ffn.0`: D → H.
+    pub fc1: Linear<T>,
+    /// `ffn.3`: H → D.
+    pub fc2: Linear<T>,
+}
+
+/// Pre-norm residual FNO block:
+/// `x = x + dropout(fno(norm1(x)))`, then `x = x + ffn(norm2(x))` when the block has an FFN.
+pub struct FNOBlock<T: FftFloat> {
+    /// The Fourier layer.
+    pub fno: FourierNeuralOperator<T>,
+    /// Normalisation before the Fourier layer.
+    pub norm1: Option<Norm<T>>,
+    /// Normalisation before the FFN.
+    pub norm2: Option<Norm<T>>,
+    /// The feed-forward network.
+    pub ffn: Option<FeedForward<T>>,
+    /// Activation of the FFN.
+    pub activation: Activation,
+    /// Dropout probability.
+    pub dropout: f64,
+}
+
+impl<T: FftFloat> FNOBlock<T> {
+    /// A block from its configuration.
+    pub fn new(cfg: &FNOBlockConfig, rng: &mut Rng) -> Result<Self> {
+        if cfg.hidden_dim == 0 {
+            return Err(LayerError::config("hidden_dim", "must be at least 1"));
+        }
+        if !(0.0..=1.0).contains(&cfg.dropout) {
+            return Err(LayerError::config("dropout", format!("must be in [0, 1], got {}", cfg.dropout)));
+        }
+        if !cfg.mlp_ratio.is_finite() {
+            return Err(LayerError::config("mlp_ratio", format!("must be finite, got {}", cfg.mlp_ratio)));
+        }
+        let d = cfg.hidden_dim;
+        let fno = FourierNeuralOperator::new(d, cfg.modes, cfg.activation, true, true, rng)?;
+        let norm1 = Norm::new(cfg.norm, d, 1e-5);
+        let (norm2, ffn) = match cfg.ffn_width() {
+            Some(h) => (
+                Norm::new(cfg.norm, d, 1e-5),
+                Some(FeedForward { fc1: Linear::new(d, h, true, rng), fc2: Linear::new(h, d, true, rng) }),
+            ),
+            None => (None, None),
+        };
+        Ok(FNOBlock { fno, norm1, norm2, ffn, activation: cfg.activation, dropout: cfg.dropout })
+    }
+
+    /// Applies the block.
+    ///
+    /// # Shapes
+    /// `x` (B, N, D) → (B, N, D).
+    ///
+    /// ```
+    /// use spectrans_layers::{Ctx, FNOBlock, FNOBlockConfig};
+    /// use spectrans_tensor::{Rng, Tensor};
+    /// let block = FNOBlock::<f32>::new(&FNOBlockConfig::new(16, 4), &mut Rng::seed(0))?;
+    /// assert_eq!(block.forward(&Ctx::inference(), &Tensor::ones(&[2, 20, 16]))?.shape(), &[2, 20, 16]);
+    /// # Ok::<(), spectrans_layers::LayerError>(())
+    /// ```
+    pub fn forward(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+        let h = match &self.norm1 {
+            Some(n) => n.forward(ctx, x)?,
+            None => x.clone(),
+        };
+        let h = ctx.dropout(&self.fno.forward(ctx, &h)?, self.dropout)?;
+        let x = x.add(&h)?;
+        let Some(ffn) = &self.ffn else { return Ok(x) };
+        let h = match &self.norm2 {
+            Some(n) => n.forward(ctx, &x)?,
+            None => x.clone(),
+        };
+        let h = ctx.dropout(&self.activation.apply(&ffn.fc1.forward(ctx, &h)?)?, self.dropout)?;
+        let h = ctx.dropout(&ffn.fc2.forward(ctx, &h)?, self.dropout)?;
+        Ok(x.add(&h)?)
+    }
+
+    /// Hidden width D.
+    pub fn hidden_dim(&self) -> usize {
+        self.fno.linear.as_ref().map(|l| l.weight.shape()[0]).unwrap_or(0)
+    }
+}
+
+impl<T: FftFloat> Module<T> for FNOBlock<T> {
+    fn visit(&self, prefix: &str, v: &mut dyn Visitor<T>) {
+        self.fno.visit(&join(prefix, "fno."), v);
+        if let Some(n) = &self.norm1 {
+            n.visit(&join(prefix, "norm1."), v);
+        }
+        if let Some(n) = &self.norm2 {
+            n.visit(&join(prefix, "norm2."), v);
+        }
+        if let Some(f) = &self.ffn {
+            f.fc1.visit(&join(prefix, "ffn.0."), v);
+            f.fc2.visit(&join(prefix, "ffn.3."), v);
+        }
+    }
+}
+

@@ -1,0 +1,167 @@
+//! Affine maps over the last axis: [`Linear`] (weight (out, in)) and [`PointwiseConv`] (a 1×1
+//! convolution, weight (out, in, 1) as spectrans' `nn.Conv1d` stores it).
+
+use spectrans_tensor::{Float, Parameter, Rng, Tensor};
+
+use crate::error::{LayerError, Result};
+use crate::init;
+use crate::module::{join, Ctx, Module, Visitor};
+
+/// `y = x·Wᵀ + b` over the last axis; `weight` (out, in), `bias` (out).
+pub struct Linear<T: Float> {
+    /// (out, in).
+    pub weight: Parameter<T>,
+    /// (out), if any.
+    pub bias: Option<Parameter<T>>,
+}
+
+impl<T: Float> Linear<T> {
+    /// A linear map with torch's default initialisation U(±1/√in) for weight and bias.
+    pub fn new(in_dim: usize, out_dim: usize, bias: bool, rng: &mut Rng) -> Self {
+        Linear {
+            weight: init::torch_linear(&[out_dim, in_dim], in_dim, rng),
+            bias: bias.then(|| init::torch_linear(&[out_dim], in_dim, rng)),
+        }
+    }
+
+    /// Input width.
+    pub fn in_dim(&self) -> usize {
+        self.weight.shape()[1]
+    }
+
+    /// Output width.
+    pub fn out_dim(&self) -> usize {
+        self.weight.shape()[0]
+    }
+
+    /// Applies the map to the last axis.
+    ///
+    /// # Shapes
+    /// `x` (…, in) → (…, out).
+    ///
+    /// ```
+    /// use spectrans_layers::{Ctx, Linear};
+    /// use spectrans_tensor::{Rng, Tensor};
+    /// let lin = Linear::<f32>::new(4, 3, true, &mut Rng::seed(0));
+    /// let y = lin.forward(&Ctx::inference(), &Tensor::ones(&[2, 5, 4]))?;
+    /// assert_eq!(y.shape(), &[2, 5, 3]);
+    /// # Ok::<(), spectrans_layers::LayerError>(())
+    /// ```
+    pub fn forward(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+        affine(ctx, "Linear", x, &self.weight, self.bias.as_ref(), self.in_dim())
+    }
+}
+
+/// `x·Wᵀ + b` for `weight` stored (out, in) or (out, in, 1).
+fn affine<T: Float>(
+    ctx: &Ctx<T>,
+    layer: &'static str,
+    x: &Tensor<T>,
+    weight: &Parameter<T>,
+    bias: Option<&Parameter<T>>,
+    in_dim: usize,
+) -> Result<Tensor<T>> {
+    if x.rank() == 0 || x.shape()[x.rank() - 1] != in_dim {
+        return Err(LayerError::input(layer, format!("expected last axis of size {in_dim}, got shape {:?}", x.shape())));
+    }
+    let w = ctx.param(weight);
+    let w = if w.rank() == 3 { w.reshape(&w.shape()[..2])? } else { w };
+    let y = x.matmul_t(&w, false, true)?;
+    match bias {
+        Some(b) => Ok(y.add(&ctx.param(b))?),
+        None => Ok(y),
+    }
+}
+
+impl<T: Float> Module<T> for Linear<T> {
+    fn visit(&self, prefix: &str, v: &mut dyn Visitor<T>) {
+        v.param(&join(prefix, "weight"), &self.weight);
+        if let Some(b) = &self.bias {
+            v.param(&join(prefix, "bias"), b);
+        }
+    }
+}
+
+/// A 1×1 convolution over channels applied to a channels-last tensor: `y = x·Cᵀ + c` with the
+/// weight stored (out, in, 1) like `nn.Conv1d(in, out, 1)`.
+pub struct PointwiseConv<T: Float> {
+    /// (out, in, 1).
+    pub weight: Parameter<T>,
+    /// (out).
+    pub bias: Parameter<T>,
+}
+
+impl<T: Float> PointwiseConv<T> {
+    /// spectrans' FNO initialisation: Xavier-uniform weight (bound √(6/(in+out))), zero bias.
+    pub fn new(in_dim: usize, out_dim: usize, rng: &mut Rng) -> Self {
+        PointwiseConv {
+            weight: init::xavier_uniform(&[out_dim, in_dim, 1], in_dim, out_dim, rng),
+            bias: init::zeros(&[out_dim]),
+        }
+    }
+
+    /// Applies the convolution to the channel (last) axis.
+    ///
+    /// # Shapes
+    /// `x` (…, in) → (…, out).
+    ///
+    /// ```
+    /// use spectrans_layers::{Ctx, PointwiseConv};
+    /// use spectrans_tensor::{Rng, Tensor};
+    /// let conv = PointwiseConv::<f64>::new(4, 4, &mut Rng::seed(0));
+    /// assert_eq!(conv.forward(&Ctx::inference(), &Tensor::ones(&[2, 7, 4]))?.shape(), &[2, 7, 4]);
+    /// # Ok::<(), spectrans_layers::LayerError>(())
+    /// ```
+    pub fn forward(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+        affine(ctx, "PointwiseConv", x, &self.weight, Some(&self.bias), self.weight.shape()[1])
+    }
+}
+
+impl<T: Float> Module<T> for PointwiseConv<T> {
+    fn visit(&self, prefix: &str, v: &mut dyn Visitor<T>) {
+        v.param(&join(prefix, "weight"), &self.weight);
+        v.param(&join(prefix, "bias"), &self.bias);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spectrans_tensor::testing::tensor_from;
+    use spectrans_tensor::Tape;
+
+    #[test]
+    fn linear_matches_manual_and_has_gradients() {
+        let lin = Linear::<f64>::new(3, 2, true, &mut Rng::seed(1));
+        let x = tensor_from::<f64>(&[2, 4, 3], 3, -1.0, 1.0);
+        let y = lin.forward(&Ctx::inference(), &x).unwrap();
+        let (w, b) = (lin.weight.value(), lin.bias.as_ref().unwrap().value());
+        for r in 0..8 {
+            for o in 0..2 {
+                let want: f64 = (0..3).map(|i| x.data()[r * 3 + i] * w.data()[o * 3 + i]).sum::<f64>() + b.data()[o];
+                assert!((y.data()[r * 2 + o] - want).abs() < 1e-12);
+            }
+        }
+        let names: Vec<String> = lin.named_parameters().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["weight", "bias"]);
+        assert_eq!(lin.num_parameters(), 8);
+    }
+
+    #[test]
+    fn parameters_receive_gradients_through_ctx() {
+        let conv = PointwiseConv::<f64>::new(3, 3, &mut Rng::seed(2));
+        let tape = Tape::new();
+        let ctx = Ctx::eval_with_tape(&tape);
+        let y = conv.forward(&ctx, &tensor_from(&[1, 5, 3], 1, -1.0, 1.0)).unwrap();
+        y.sum(&[], false).unwrap().backward().unwrap();
+        assert_eq!(conv.weight.grad().unwrap().shape(), &[3, 3, 1]);
+        assert_eq!(conv.bias.grad().unwrap().to_vec(), vec![5.0; 3]);
+    }
+
+    #[test]
+    fn wrong_width_is_an_error() {
+        let lin = Linear::<f32>::new(4, 2, false, &mut Rng::seed(0));
+        let e = lin.forward(&Ctx::inference(), &Tensor::ones(&[2, 3])).unwrap_err();
+        assert_eq!(e.to_string(), "Linear: expected last axis of size 4, got shape [2, 3]");
+    }
+}

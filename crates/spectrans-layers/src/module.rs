@@ -1,0 +1,160 @@
+//! The [`Module`] abstraction (named parameters in spectrans `state_dict` order) and the forward
+//! context [`Ctx`] (tape, train/eval mode, dropout randomness).
+
+use std::sync::Mutex;
+
+use spectrans_tensor::{Float, Parameter, Rng, Tape, Tensor};
+
+use crate::error::Result;
+
+/// Receives a module's tensors, fully named, in `state_dict` order.
+pub trait Visitor<T: Float> {
+    /// A trainable parameter.
+    fn param(&mut self, name: &str, p: &Parameter<T>);
+    /// A persistent buffer (not trained; e.g. the sinusoidal table or running statistics).
+    fn buffer(&mut self, _name: &str, _b: &Parameter<T>) {}
+}
+
+/// A layer or model owning named parameters.
+pub trait Module<T: Float> {
+    /// Visits every parameter and buffer, names prefixed by `prefix` (e.g. `"blocks.0."`).
+    fn visit(&self, prefix: &str, v: &mut dyn Visitor<T>);
+
+    /// `(name, parameter)` pairs in `state_dict` order.
+    fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
+        struct Collect<T: Float>(Vec<(String, Parameter<T>)>);
+        impl<T: Float> Visitor<T> for Collect<T> {
+            fn param(&mut self, name: &str, p: &Parameter<T>) {
+                self.0.push((name.to_string(), p.clone()));
+            }
+        }
+        let mut c = Collect(Vec::new());
+        self.visit("", &mut c);
+        c.0
+    }
+
+    /// `(name, buffer)` pairs in `state_dict` order.
+    fn named_buffers(&self) -> Vec<(String, Parameter<T>)> {
+        struct Collect<T: Float>(Vec<(String, Parameter<T>)>);
+        impl<T: Float> Visitor<T> for Collect<T> {
+            fn param(&mut self, _: &str, _: &Parameter<T>) {}
+            fn buffer(&mut self, name: &str, b: &Parameter<T>) {
+                self.0.push((name.to_string(), b.clone()));
+            }
+        }
+        let mut c = Collect(Vec::new());
+        self.visit("", &mut c);
+        c.0
+    }
+
+    /// The trainable parameters, in `state_dict` order.
+    fn parameters(&self) -> Vec<Parameter<T>> {
+        self.named_parameters().into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// Number of trainable scalars.
+    fn num_parameters(&self) -> usize {
+        self.named_parameters().iter().map(|(_, p)| p.numel()).sum()
+    }
+
+    /// Clears every parameter's gradient.
+    fn zero_grad(&self) {
+        self.named_parameters().iter().for_each(|(_, p)| p.zero_grad());
+    }
+}
+
+/// `prefix + name`.
+pub(crate) fn join(prefix: &str, name: &str) -> String {
+    format!("{prefix}{name}")
+}
+
+/// The context of one forward pass: whether to record a tape (for gradients), train or eval mode,
+/// and the random stream of dropout.
+///
+/// ```
+/// use spectrans_layers::Ctx;
+/// use spectrans_tensor::Tape;
+/// let infer = Ctx::<f32>::inference();           // eval, records nothing
+/// let tape = Tape::new();
+/// let train = Ctx::<f32>::train(&tape, 42);      // train mode, records on `tape`
+/// assert!(!infer.is_train() && train.is_train());
+/// ```
+pub struct Ctx<T: Float> {
+    tape: Option<Tape<T>>,
+    train: bool,
+    rng: Mutex<Rng>,
+}
+
+impl<T: Float> Ctx<T> {
+    /// A context from its three parts: the tape to record on (if any), train mode, and the
+    /// dropout stream.
+    pub fn new(tape: Option<&Tape<T>>, train: bool, rng: Rng) -> Self {
+        Ctx { tape: tape.cloned(), train, rng: Mutex::new(rng) }
+    }
+
+    /// Eval mode without a tape: pure inference, nothing recorded.
+    pub fn inference() -> Self {
+        Ctx { tape: None, train: false, rng: Mutex::new(Rng::seed(0)) }
+    }
+
+    /// Eval mode (dropout off, running statistics used) recording on `tape`, for gradients of an
+    /// evaluated model.
+    pub fn eval_with_tape(tape: &Tape<T>) -> Self {
+        Ctx { tape: Some(tape.clone()), train: false, rng: Mutex::new(Rng::seed(0)) }
+    }
+
+    /// Train mode recording on `tape`, dropout drawn from a stream seeded by `seed`.
+    pub fn train(tape: &Tape<T>, seed: u64) -> Self {
+        Ctx { tape: Some(tape.clone()), train: true, rng: Mutex::new(Rng::seed(seed)) }
+    }
+
+    /// Train mode with an explicit random stream (for resumable training).
+    pub fn train_with_rng(tape: &Tape<T>, rng: Rng) -> Self {
+        Ctx { tape: Some(tape.clone()), train: true, rng: Mutex::new(rng) }
+    }
+
+    /// Whether dropout and batch statistics are active.
+    pub fn is_train(&self) -> bool {
+        self.train
+    }
+
+    /// The tape, if this pass records one.
+    pub fn tape(&self) -> Option<&Tape<T>> {
+        self.tape.as_ref()
+    }
+
+    /// The state of the dropout stream (to save with a training checkpoint).
+    pub fn rng_state(&self) -> Rng {
+        self.rng.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A new random stream split off this context's dropout stream (advancing it).
+    pub fn fork_rng(&self) -> Rng {
+        self.rng.lock().unwrap_or_else(|e| e.into_inner()).fork()
+    }
+
+    /// A copy of this context for a sub-computation recording on another tape (checkpointing).
+    pub fn with_tape(&self, tape: Option<&Tape<T>>) -> Self {
+        Ctx { tape: tape.cloned(), train: self.train, rng: Mutex::new(self.rng_state()) }
+    }
+
+    /// The parameter's value: watched on the tape when recording, a constant otherwise.
+    pub fn param(&self, p: &Parameter<T>) -> Tensor<T> {
+        match &self.tape {
+            Some(t) => t.watch(p),
+            None => p.value(),
+        }
+    }
+
+    /// Inverted dropout with probability `p` in train mode; the identity in eval mode.
+    ///
+    /// # Shapes
+    /// Any shape; the result has the shape of `x`.
+    pub fn dropout(&self, x: &Tensor<T>, p: f64) -> Result<Tensor<T>> {
+        if !self.train || p == 0.0 {
+            return Ok(x.clone());
+        }
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(x.dropout(p, true, &mut rng)?)
+    }
+}

@@ -1,0 +1,133 @@
+//! The part every FNO model shares: optional embedding, positional encoding, the FNO blocks and
+//! the final LayerNorm (eps 1e-12, as spectrans).
+
+use std::sync::Arc;
+
+use spectrans_layers::{Ctx, Embedding, FNOBlock, FftFloat, LayerNorm, Module, PositionalEncoding, Visitor};
+use spectrans_tensor::{checkpoint, Rng, Tensor, TensorError};
+
+use crate::config::BackboneConfig;
+use crate::error::{ModelError, Result};
+
+/// The input of a model: token ids or embeddings.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a, T: FftFloat> {
+    /// Token ids, row-major (batch, len).
+    Ids {
+        /// The ids.
+        ids: &'a [usize],
+        /// Number of sequences.
+        batch: usize,
+        /// Sequence length.
+        len: usize,
+    },
+    /// Embeddings (B, N, D).
+    Embeds(&'a Tensor<T>),
+}
+
+/// Embedding → positional encoding → dropout → blocks → final norm.
+pub struct Backbone<T: FftFloat> {
+    /// Token embedding (`embedding.weight`), when the model takes ids.
+    pub embedding: Option<Embedding<T>>,
+    /// Positional encoding (`positional_encoding.*`).
+    pub positional_encoding: Option<PositionalEncoding<T>>,
+    /// The FNO blocks (`blocks.{i}.*`), shared so checkpointed segments can own them.
+    pub blocks: Vec<Arc<FNOBlock<T>>>,
+    /// The final LayerNorm (`final_norm.*`, eps 1e-12).
+    pub final_norm: LayerNorm<T>,
+    /// The configuration it was built from.
+    pub config: BackboneConfig,
+}
+
+impl<T: FftFloat> Backbone<T> {
+    /// Builds and initialises the backbone (spectrans' construction order, which is also the
+    /// state-dict order).
+    pub fn new(cfg: &BackboneConfig, rng: &mut Rng) -> Result<Self> {
+        cfg.validate()?;
+        if cfg.spatial_dim.is_some() {
+            return Err(ModelError::config("use_2d", "2-D FNO blocks are not available yet in this version"));
+        }
+        let d = cfg.hidden_dim;
+        let embedding = cfg.vocab_size.map(|v| Embedding::new(v, d, rng));
+        let positional_encoding = PositionalEncoding::new(cfg.positional_kind()?, d, cfg.max_sequence_length, rng)?;
+        let block_cfg = cfg.block();
+        let blocks = (0..cfg.num_layers)
+            .map(|_| FNOBlock::new(&block_cfg, rng).map(Arc::new))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(Backbone { embedding, positional_encoding, blocks, final_norm: LayerNorm::new(d, 1e-12), config: cfg.clone() })
+    }
+
+    /// Hidden states after the final norm.
+    ///
+    /// # Shapes
+    /// ids (B, N) or embeddings (B, N, D) → (B, N, D).
+    pub fn forward(&self, ctx: &Ctx<T>, input: Input<'_, T>) -> Result<Tensor<T>> {
+        let d = self.config.hidden_dim;
+        let h = match input {
+            Input::Ids { ids, batch, len } => {
+                let Some(emb) = &self.embedding else {
+                    return Err(ModelError::Input("this model has no embedding layer but input_ids was provided".into()));
+                };
+                if batch == 0 || len == 0 {
+                    return Err(ModelError::Input(format!("empty input: input_ids of shape [{batch}, {len}]")));
+                }
+                emb.forward(ctx, ids, &[batch, len])?
+            }
+            Input::Embeds(x) => {
+                let s = x.shape();
+                if s.len() != 3 || s[2] != d {
+                    return Err(ModelError::Input(format!("inputs_embeds must be (B, N, {d}), got shape {s:?}")));
+                }
+                if s[0] == 0 || s[1] == 0 {
+                    return Err(ModelError::Input(format!("empty input: inputs_embeds of shape {s:?}")));
+                }
+                if x.has_non_finite() {
+                    return Err(ModelError::Input("inputs_embeds contains NaN or infinite values".into()));
+                }
+                x.clone()
+            }
+        };
+        let h = match &self.positional_encoding {
+            Some(pe) => pe.forward(ctx, &h)?,
+            None => h,
+        };
+        let mut h = ctx.dropout(&h, self.config.dropout)?;
+        for block in &self.blocks {
+            h = if self.config.gradient_checkpointing && ctx.tape().is_some() {
+                checkpointed(ctx, block, &h)?
+            } else {
+                block.forward(ctx, &h)?
+            };
+        }
+        Ok(self.final_norm.forward(ctx, &h)?)
+    }
+}
+
+/// Runs a block as a checkpointed segment: recomputed during backward, identical values and
+/// gradients. Dropout inside draws from a stream forked from the context's, so the recomputation
+/// sees the same masks.
+fn checkpointed<T: FftFloat>(ctx: &Ctx<T>, block: &Arc<FNOBlock<T>>, h: &Tensor<T>) -> Result<Tensor<T>> {
+    let block = block.clone();
+    let train = ctx.is_train();
+    let rng = ctx.fork_rng();
+    let out = checkpoint(ctx.tape(), std::slice::from_ref(h), move |inputs, tape| {
+        let inner = Ctx::new(tape, train, rng.clone());
+        block.forward(&inner, &inputs[0]).map_err(|e| TensorError::invalid("checkpoint", e.to_string()))
+    })?;
+    Ok(out)
+}
+
+impl<T: FftFloat> Module<T> for Backbone<T> {
+    fn visit(&self, prefix: &str, v: &mut dyn Visitor<T>) {
+        if let Some(e) = &self.embedding {
+            e.visit(&format!("{prefix}embedding."), v);
+        }
+        if let Some(p) = &self.positional_encoding {
+            p.visit(&format!("{prefix}positional_encoding."), v);
+        }
+        for (i, b) in self.blocks.iter().enumerate() {
+            b.visit(&format!("{prefix}blocks.{i}."), v);
+        }
+        self.final_norm.visit(&format!("{prefix}final_norm."), v);
+    }
+}

@@ -1,0 +1,410 @@
+//! Model configurations: spectrans constructor keyword names and defaults, serde (JSON), every
+//! field validated with a message naming it, unknown keys rejected.
+
+use serde::{Deserialize, Serialize};
+use spectrans_layers::{FNOBlockConfig, NormKind, Pooling, PositionalKind};
+
+use crate::error::{ModelError, Result};
+
+fn d512() -> usize {
+    512
+}
+fn l6() -> usize {
+    6
+}
+fn l12() -> usize {
+    12
+}
+fn len1024() -> usize {
+    1024
+}
+fn len2048() -> usize {
+    2048
+}
+fn m32() -> usize {
+    32
+}
+fn r2() -> f64 {
+    2.0
+}
+fn yes() -> bool {
+    true
+}
+fn sinusoidal() -> String {
+    "sinusoidal".into()
+}
+fn cls() -> String {
+    "cls".into()
+}
+
+/// `FNOTransformer` (sequence model, classifier when `num_classes` is set).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FnoTransformerConfig {
+    /// Token vocabulary; `None` = inputs are embeddings.
+    #[serde(default)]
+    pub vocab_size: Option<usize>,
+    /// Width D.
+    #[serde(default = "d512")]
+    pub hidden_dim: usize,
+    /// Number of FNO blocks.
+    #[serde(default = "l6")]
+    pub num_layers: usize,
+    /// Longest sequence (size of positional tables).
+    #[serde(default = "len1024")]
+    pub max_sequence_length: usize,
+    /// Fourier modes per block.
+    #[serde(default = "m32")]
+    pub modes: usize,
+    /// FFN width ratio.
+    #[serde(default = "r2")]
+    pub mlp_ratio: f64,
+    /// Real 2-D blocks over a `spatial_dim`² grid.
+    #[serde(default)]
+    pub use_2d: bool,
+    /// Side of the 2-D grid.
+    #[serde(default)]
+    pub spatial_dim: Option<usize>,
+    /// Classes of the classification head.
+    #[serde(default)]
+    pub num_classes: Option<usize>,
+    /// Explicit FFN width.
+    #[serde(default)]
+    pub ffn_hidden_dim: Option<usize>,
+    /// Dropout probability.
+    #[serde(default)]
+    pub dropout: f64,
+    /// Whether to add positional information.
+    #[serde(default = "yes")]
+    pub use_positional_encoding: bool,
+    /// sinusoidal | learned | rotary | alibi | none.
+    #[serde(default = "sinusoidal")]
+    pub positional_encoding_type: String,
+    /// Recompute block activations during backward.
+    #[serde(default)]
+    pub gradient_checkpointing: bool,
+    /// Pooling of the classification head: cls (spectrans) | mean | max (extension).
+    #[serde(default = "cls")]
+    pub pooling: String,
+}
+
+/// `FNOEncoder` (embeddings in, hidden states out).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FnoEncoderConfig {
+    /// Width D.
+    #[serde(default = "d512")]
+    pub hidden_dim: usize,
+    /// Number of FNO blocks.
+    #[serde(default = "l6")]
+    pub num_layers: usize,
+    /// Longest sequence.
+    #[serde(default = "len1024")]
+    pub max_sequence_length: usize,
+    /// Fourier modes per block.
+    #[serde(default = "m32")]
+    pub modes: usize,
+    /// FFN width ratio.
+    #[serde(default = "r2")]
+    pub mlp_ratio: f64,
+    /// Explicit FFN width.
+    #[serde(default)]
+    pub ffn_hidden_dim: Option<usize>,
+    /// Dropout probability.
+    #[serde(default)]
+    pub dropout: f64,
+    /// Whether to add positional information.
+    #[serde(default = "yes")]
+    pub use_positional_encoding: bool,
+    /// sinusoidal | learned | rotary | alibi | none.
+    #[serde(default = "sinusoidal")]
+    pub positional_encoding_type: String,
+    /// Recompute block activations during backward.
+    #[serde(default)]
+    pub gradient_checkpointing: bool,
+}
+
+/// `FNODecoder` (token ids in, next-token logits out).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FnoDecoderConfig {
+    /// Token vocabulary (required).
+    pub vocab_size: usize,
+    /// Width D.
+    #[serde(default = "d512")]
+    pub hidden_dim: usize,
+    /// Number of FNO blocks.
+    #[serde(default = "l12")]
+    pub num_layers: usize,
+    /// Longest sequence.
+    #[serde(default = "len2048")]
+    pub max_sequence_length: usize,
+    /// Fourier modes per block.
+    #[serde(default = "m32")]
+    pub modes: usize,
+    /// FFN width ratio.
+    #[serde(default = "r2")]
+    pub mlp_ratio: f64,
+    /// Exactly causal spectral mixing (true, default) or spectrans' circular operator (false).
+    #[serde(default = "yes")]
+    pub causal: bool,
+    /// Explicit FFN width.
+    #[serde(default)]
+    pub ffn_hidden_dim: Option<usize>,
+    /// Dropout probability.
+    #[serde(default)]
+    pub dropout: f64,
+    /// Whether to add positional information.
+    #[serde(default = "yes")]
+    pub use_positional_encoding: bool,
+    /// sinusoidal | learned | rotary | alibi | none.
+    #[serde(default = "sinusoidal")]
+    pub positional_encoding_type: String,
+    /// Recompute block activations during backward.
+    #[serde(default)]
+    pub gradient_checkpointing: bool,
+}
+
+/// Any model configuration, tagged by `model_type` in JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelConfig {
+    /// `"model_type": "fno_transformer"`.
+    Transformer(FnoTransformerConfig),
+    /// `"model_type": "fno_encoder"`.
+    Encoder(FnoEncoderConfig),
+    /// `"model_type": "fno_decoder"`.
+    Decoder(FnoDecoderConfig),
+}
+
+const MODEL_TYPES: &str = "fno_transformer, fno_encoder or fno_decoder";
+
+impl ModelConfig {
+    /// Parses a `config.json` text: `model_type` selects the model, unknown keys are errors,
+    /// and every field is validated.
+    ///
+    /// ```
+    /// use spectrans_models::ModelConfig;
+    /// let c = ModelConfig::from_json(r#"{"model_type": "fno_encoder", "hidden_dim": 16, "modes": 4}"#)?;
+    /// assert!(matches!(c, ModelConfig::Encoder(ref e) if e.num_layers == 6));
+    /// let e = ModelConfig::from_json(r#"{"model_type": "fno_encoder", "hiden_dim": 16}"#).unwrap_err();
+    /// assert!(e.to_string().contains("hiden_dim"));
+    /// # Ok::<(), spectrans_models::ModelError>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ModelError::config("config.json", format!("not valid JSON: {e}")))?;
+        let serde_json::Value::Object(mut map) = value else {
+            return Err(ModelError::config("config.json", "must be a JSON object"));
+        };
+        let kind = match map.remove("model_type") {
+            Some(serde_json::Value::String(s)) => s,
+            Some(other) => return Err(ModelError::config("model_type", format!("must be a string ({MODEL_TYPES}), got {other}"))),
+            None => return Err(ModelError::config("model_type", format!("missing; expected {MODEL_TYPES}"))),
+        };
+        let rest = serde_json::Value::Object(map);
+        let parse_err = |e: serde_json::Error| {
+            let msg = e.to_string();
+            let field = msg
+                .split('`')
+                .nth(1)
+                .map(str::to_string)
+                .unwrap_or_else(|| kind.clone());
+            ModelError::config(field, msg)
+        };
+        let cfg = match kind.as_str() {
+            "fno_transformer" => ModelConfig::Transformer(serde_json::from_value(rest).map_err(parse_err)?),
+            "fno_encoder" => ModelConfig::Encoder(serde_json::from_value(rest).map_err(parse_err)?),
+            "fno_decoder" => ModelConfig::Decoder(serde_json::from_value(rest).map_err(parse_err)?),
+            other => return Err(ModelError::config("model_type", format!("unknown model type {other:?}; expected {MODEL_TYPES}"))),
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The JSON text of this configuration, `model_type` included.
+    pub fn to_json(&self) -> String {
+        let value = match self {
+            ModelConfig::Transformer(c) => serde_json::to_value(c),
+            ModelConfig::Encoder(c) => serde_json::to_value(c),
+            ModelConfig::Decoder(c) => serde_json::to_value(c),
+        }
+        .expect("plain config structs always serialise");
+        let mut map = serde_json::Map::new();
+        map.insert("model_type".into(), self.model_type().into());
+        if let serde_json::Value::Object(fields) = value {
+            map.extend(fields);
+        }
+        serde_json::to_string_pretty(&serde_json::Value::Object(map)).expect("a JSON map always serialises")
+    }
+
+    /// The `model_type` string.
+    pub fn model_type(&self) -> &'static str {
+        match self {
+            ModelConfig::Transformer(_) => "fno_transformer",
+            ModelConfig::Encoder(_) => "fno_encoder",
+            ModelConfig::Decoder(_) => "fno_decoder",
+        }
+    }
+
+    /// Checks every field; the error names the first invalid one.
+    pub fn validate(&self) -> Result<()> {
+        self.backbone().validate()?;
+        match self {
+            ModelConfig::Transformer(c) => {
+                positive("num_classes", c.num_classes)?;
+                positive("vocab_size", c.vocab_size)?;
+                c.pooling.parse::<Pooling>()?;
+                if c.use_2d {
+                    let Some(s) = c.spatial_dim else {
+                        return Err(ModelError::config("spatial_dim", "must be specified when use_2d is true"));
+                    };
+                    if s * s != c.max_sequence_length {
+                        return Err(ModelError::config(
+                            "max_sequence_length",
+                            format!("must equal spatial_dim² = {} when use_2d is true, got {}", s * s, c.max_sequence_length),
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            ModelConfig::Encoder(_) => Ok(()),
+            ModelConfig::Decoder(c) => positive("vocab_size", Some(c.vocab_size)),
+        }
+    }
+
+    /// The shared part of every model's configuration.
+    pub fn backbone(&self) -> BackboneConfig {
+        match self {
+            ModelConfig::Transformer(c) => BackboneConfig {
+                vocab_size: c.vocab_size,
+                hidden_dim: c.hidden_dim,
+                num_layers: c.num_layers,
+                max_sequence_length: c.max_sequence_length,
+                modes: c.modes,
+                mlp_ratio: c.mlp_ratio,
+                ffn_hidden_dim: c.ffn_hidden_dim,
+                dropout: c.dropout,
+                use_positional_encoding: c.use_positional_encoding,
+                positional_encoding_type: c.positional_encoding_type.clone(),
+                gradient_checkpointing: c.gradient_checkpointing,
+                spatial_dim: if c.use_2d { c.spatial_dim } else { None },
+            },
+            ModelConfig::Encoder(c) => BackboneConfig {
+                vocab_size: None,
+                hidden_dim: c.hidden_dim,
+                num_layers: c.num_layers,
+                max_sequence_length: c.max_sequence_length,
+                modes: c.modes,
+                mlp_ratio: c.mlp_ratio,
+                ffn_hidden_dim: c.ffn_hidden_dim,
+                dropout: c.dropout,
+                use_positional_encoding: c.use_positional_encoding,
+                positional_encoding_type: c.positional_encoding_type.clone(),
+                gradient_checkpointing: c.gradient_checkpointing,
+                spatial_dim: None,
+            },
+            ModelConfig::Decoder(c) => BackboneConfig {
+                vocab_size: Some(c.vocab_size),
+                hidden_dim: c.hidden_dim,
+                num_layers: c.num_layers,
+                max_sequence_length: c.max_sequence_length,
+                modes: c.modes,
+                mlp_ratio: c.mlp_ratio,
+                ffn_hidden_dim: c.ffn_hidden_dim,
+                dropout: c.dropout,
+                use_positional_encoding: c.use_positional_encoding,
+                positional_encoding_type: c.positional_encoding_type.clone(),
+                gradient_checkpointing: c.gradient_checkpointing,
+                spatial_dim: None,
+            },
+        }
+    }
+}
+
+fn positive(field: &str, v: Option<usize>) -> Result<()> {
+    match v {
+        Some(0) => Err(ModelError::config(field, "must be at least 1")),
+        _ => Ok(()),
+    }
+}
+
+/// The part of a configuration shared by every model: embedding, positions, blocks, final norm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackboneConfig {
+    /// Token vocabulary, if the model embeds ids.
+    pub vocab_size: Option<usize>,
+    /// Width D.
+    pub hidden_dim: usize,
+    /// Number of blocks.
+    pub num_layers: usize,
+    /// Longest sequence.
+    pub max_sequence_length: usize,
+    /// Fourier modes.
+    pub modes: usize,
+    /// FFN width ratio.
+    pub mlp_ratio: f64,
+    /// Explicit FFN width.
+    pub ffn_hidden_dim: Option<usize>,
+    /// Dropout probability.
+    pub dropout: f64,
+    /// Whether to add positions.
+    pub use_positional_encoding: bool,
+    /// The positional encoding name.
+    pub positional_encoding_type: String,
+    /// Recompute block activations during backward.
+    pub gradient_checkpointing: bool,
+    /// Side of the 2-D grid for 2-D blocks.
+    pub spatial_dim: Option<usize>,
+}
+
+impl BackboneConfig {
+    /// Checks every field, naming the first invalid one.
+    pub fn validate(&self) -> Result<()> {
+        if self.hidden_dim == 0 {
+            return Err(ModelError::config("hidden_dim", "must be at least 1"));
+        }
+        if self.num_layers == 0 {
+            return Err(ModelError::config("num_layers", "must be at least 1"));
+        }
+        if self.max_sequence_length == 0 {
+            return Err(ModelError::config("max_sequence_length", "must be at least 1"));
+        }
+        if self.modes == 0 {
+            return Err(ModelError::config("modes", "must be at least 1"));
+        }
+        if !self.mlp_ratio.is_finite() || self.mlp_ratio <= 0.0 {
+            return Err(ModelError::config("mlp_ratio", format!("must be a finite number > 0, got {}", self.mlp_ratio)));
+        }
+        positive("ffn_hidden_dim", self.ffn_hidden_dim)?;
+        if !(0.0..=1.0).contains(&self.dropout) || self.dropout.is_nan() {
+            return Err(ModelError::config("dropout", format!("must be in [0, 1], got {}", self.dropout)));
+        }
+        let kind = self.positional_kind()?;
+        if matches!(kind, PositionalKind::Sinusoidal | PositionalKind::Rotary) && self.hidden_dim % 2 == 1 {
+            return Err(ModelError::config(
+                "hidden_dim",
+                format!("{} positional encoding needs an even hidden_dim, got {}", self.positional_encoding_type, self.hidden_dim),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The positional encoding kind (`None` when disabled).
+    pub fn positional_kind(&self) -> Result<PositionalKind> {
+        let kind: PositionalKind = self.positional_encoding_type.parse()?;
+        Ok(if self.use_positional_encoding { kind } else { PositionalKind::None })
+    }
+
+    /// The configuration of each block.
+    pub fn block(&self) -> FNOBlockConfig {
+        FNOBlockConfig {
+            hidden_dim: self.hidden_dim,
+            modes: self.modes,
+            mlp_ratio: self.mlp_ratio,
+            ffn_hidden_dim: self.ffn_hidden_dim,
+            activation: Default::default(),
+            dropout: self.dropout,
+            norm: NormKind::LayerNorm,
+        }
+    }
+}

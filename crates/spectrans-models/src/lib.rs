@@ -1,0 +1,33 @@
+//! # spectrans-models
+//!
+//! The FNO Transformer family of spectrans in Rust — [`FNOTransformer`], [`FNOEncoder`],
+//! [`FNODecoder`] — built from serde configurations with spectrans' keyword names, in `f32` or
+//! `f64`, and model folders (`config.json` + `model.safetensors`) that load PyTorch spectrans
+//! `state_dict`s directly and give the same numbers.
+//!
+//! ```
+//! use spectrans_layers::Ctx;
+//! use spectrans_models::{Model, ModelConfig, Input};
+//! use spectrans_tensor::Tensor;
+//! let cfg = ModelConfig::from_json(r#"{"model_type": "fno_encoder", "hidden_dim": 16, "num_layers": 2,
+//!                                       "modes": 4, "max_sequence_length": 32}"#)?;
+//! let model = Model::<f32>::from_config(&cfg, 0)?;
+//! let x = Tensor::ones(&[2, 24, 16]);
+//! assert_eq!(model.forward(&Ctx::inference(), Input::Embeds(&x), None)?.shape(), &[2, 24, 16]);
+//! # Ok::<(), spectrans_models::ModelError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod backbone;
+pub mod checkpoint;
+mod config;
+mod error;
+pub mod io;
+mod models;
+
+pub use backbone::{Backbone, Input};
+pub use checkpoint::{load_folder, load_state, save_folder, Loaded};
+pub use config::{BackboneConfig, FnoDecoderConfig, FnoEncoderConfig, FnoTransformerConfig, ModelConfig};
+pub use error::{ModelError, Result};
+pub use models::{FNODecoder, FNOEncoder, FNOTransformer, Model};
