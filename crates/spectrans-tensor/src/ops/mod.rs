@@ -3,7 +3,9 @@
 
 pub mod binary;
 pub mod matmul;
+pub mod permute;
 pub mod reduce;
+pub mod reshape;
 pub mod unary;
 
 use crate::error::Result;
