@@ -127,7 +127,7 @@ mod tests {
             }
         }
         let x = tensor_from::<f64>(&[3], 1, -1.0, 1.0);
-        let err = gradient_error(&[x.clone()], |v| Tensor::from_op(v[0].mul_scalar(2.0).detach(), &[&v[0]], Wrong), 1e-6)
+        let err = gradient_error(std::slice::from_ref(&x), |v| Tensor::from_op(v[0].mul_scalar(2.0).detach(), &[&v[0]], Wrong), 1e-6)
             .unwrap();
         assert!(err > 1e-3, "a wrong gradient must be detected, got {err}");
         let err = adjoint_error(&x, |v| Tensor::from_op(v.mul_scalar(2.0).detach(), &[v], Wrong)).unwrap();

@@ -2,8 +2,12 @@
 //! [`Backward`](crate::Backward) and its tests beside it.
 
 pub mod binary;
+pub mod index;
 pub mod matmul;
+pub mod permute;
 pub mod reduce;
+pub mod reshape;
+pub mod slice;
 pub mod unary;
 
 use crate::error::Result;

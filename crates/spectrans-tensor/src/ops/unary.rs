@@ -267,20 +267,20 @@ mod tests {
         #[test]
         fn grad_smooth_everywhere(shape in small_shape(3), seed in 0u64..1000) {
             let x = tensor_from(&shape, seed, -3.0, 3.0);
-            assert_gradients(&[x.clone()], |v| v[0].exp());
-            assert_gradients(&[x.clone()], |v| v[0].gelu());
-            assert_gradients(&[x.clone()], |v| v[0].gelu_tanh());
-            assert_gradients(&[x.clone()], |v| v[0].silu());
-            assert_gradients(&[x.clone()], |v| v[0].tanh());
+            assert_gradients(std::slice::from_ref(&x), |v| v[0].exp());
+            assert_gradients(std::slice::from_ref(&x), |v| v[0].gelu());
+            assert_gradients(std::slice::from_ref(&x), |v| v[0].gelu_tanh());
+            assert_gradients(std::slice::from_ref(&x), |v| v[0].silu());
+            assert_gradients(std::slice::from_ref(&x), |v| v[0].tanh());
             assert_gradients(&[x], |v| v[0].sigmoid());
         }
 
         #[test]
         fn grad_positive_domain(shape in small_shape(3), seed in 0u64..1000) {
             let x = tensor_from(&shape, seed, 0.2, 3.0);
-            assert_gradients(&[x.clone()], |v| v[0].log());
-            assert_gradients(&[x.clone()], |v| v[0].sqrt());
-            assert_gradients(&[x.clone()], |v| v[0].powf(2.5));
+            assert_gradients(std::slice::from_ref(&x), |v| v[0].log());
+            assert_gradients(std::slice::from_ref(&x), |v| v[0].sqrt());
+            assert_gradients(std::slice::from_ref(&x), |v| v[0].powf(2.5));
             assert_gradients(&[x], |v| v[0].powf(-1.3));
         }
 
@@ -290,7 +290,7 @@ mod tests {
             let m = tensor_from::<f64>(&shape, seed, 0.1, 2.0);
             let s = tensor_from::<f64>(&shape, seed + 7, -1.0, 1.0);
             let x = Tensor::from_vec(m.data().iter().zip(s.data()).map(|(a, b)| a * b.signum()).collect(), &shape).unwrap();
-            assert_gradients(&[x.clone()], |v| v[0].abs());
+            assert_gradients(std::slice::from_ref(&x), |v| v[0].abs());
             assert_gradients(&[x], |v| v[0].relu());
         }
     }
