@@ -4,6 +4,7 @@
 pub mod binary;
 pub mod matmul;
 pub mod reduce;
+pub mod softmax;
 pub mod unary;
 
 use crate::error::Result;
