@@ -2,6 +2,7 @@
 //! [`Backward`](crate::Backward) and its tests beside it.
 
 pub mod binary;
+pub mod layer_norm;
 pub mod matmul;
 pub mod reduce;
 pub mod softmax;
