@@ -3,6 +3,7 @@
 
 pub mod binary;
 pub mod layer_norm;
+pub mod loss;
 pub mod matmul;
 pub mod reduce;
 pub mod softmax;
