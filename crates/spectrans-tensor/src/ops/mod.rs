@@ -2,10 +2,12 @@
 //! [`Backward`](crate::Backward) and its tests beside it.
 
 pub mod binary;
+pub mod dropout;
 pub mod layer_norm;
 pub mod loss;
 pub mod matmul;
 pub mod reduce;
+pub mod select;
 pub mod softmax;
 pub mod unary;
 
