@@ -37,6 +37,7 @@ pub mod testing;
 
 pub use error::{Result, TensorError};
 pub use float::{DType, Float};
+pub use ops::loss::Reduction;
 pub use rng::Rng;
 pub use tape::{checkpoint, Backward, Parameter, Tape};
 pub use tensor::Tensor;

@@ -2,12 +2,17 @@
 //! [`Backward`](crate::Backward) and its tests beside it.
 
 pub mod binary;
+pub mod dropout;
 pub mod index;
+pub mod layer_norm;
+pub mod loss;
 pub mod matmul;
 pub mod permute;
 pub mod reduce;
 pub mod reshape;
+pub mod select;
 pub mod slice;
+pub mod softmax;
 pub mod unary;
 
 use crate::error::Result;
