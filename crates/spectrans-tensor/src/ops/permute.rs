@@ -1,7 +1,7 @@
 //! Axis permutations, producing contiguous results.
 //!
 //! The kernel first simplifies the permutation (size-1 axes dropped, axes that stay adjacent
-//! merged), then picks: a shared buffer for what is left an identity, cache-friendly tiles for a
+//! merged), then picks: a shared buffer for what is left an identity, a cache-blocked transpose for a
 //! (batched) swap of the last two axes, and a row-by-row strided copy otherwise (a plain row
 //! `memcpy` when the innermost axis stays innermost).
 
@@ -12,8 +12,10 @@ use crate::shape::{normalize_axis, numel, strides};
 use crate::tape::Backward;
 use crate::tensor::Tensor;
 
-/// Side of the square tiles of the transpose kernel, in elements.
-const TILE: usize = 32;
+/// Transpose kernel: output rows per task, source rows per band, columns per strip.
+const GROUP: usize = 64;
+const BAND: usize = 512;
+const STRIP: usize = 8;
 /// Rows of the strided copy handled per task (about this many elements).
 const BLOCK_ELEMS: usize = 1 << 12;
 
@@ -63,17 +65,25 @@ fn simplify(shape: &[usize], perm: &[usize]) -> (Vec<usize>, Vec<usize>) {
     (new_dims, new_label)
 }
 
-/// `dst` (C×R, row-major) = transpose of `src` (R×C), in TILE×TILE blocks.
+/// `dst` (C×R, row-major) = transpose of `src` (R×C).
+///
+/// Each task owns `GROUP` output rows (source columns). It walks the source in bands of `BAND`
+/// rows and, within a band, in blocks of `STRIP` columns: every source row contributes one short
+/// contiguous read, appended to `STRIP` sequential output streams, and the band's source lines stay
+/// in cache for the next strip. (Square tiles suffer badly from cache-set conflicts when the
+/// output row length is a power of two, the common case.)
 fn transpose_matrix<T: Float>(src: &[T], dst: &mut [T], rows: usize, cols: usize) {
-    par::rows_mut(dst, TILE * rows, |k, block| {
-        let c0 = k * TILE;
-        let c1 = (c0 + TILE).min(cols);
-        for r0 in (0..rows).step_by(TILE) {
-            let r1 = (r0 + TILE).min(rows);
-            for c in c0..c1 {
-                let out = &mut block[(c - c0) * rows..(c - c0 + 1) * rows];
+    par::rows_mut(dst, GROUP * rows, |k, block| {
+        let c_start = k * GROUP;
+        let c_end = (c_start + GROUP).min(cols);
+        for r0 in (0..rows).step_by(BAND) {
+            let r1 = (r0 + BAND).min(rows);
+            for c0 in (c_start..c_end).step_by(STRIP) {
+                let c1 = (c0 + STRIP).min(c_end);
                 for r in r0..r1 {
-                    out[r] = src[r * cols + c];
+                    for (j, &v) in src[r * cols + c0..r * cols + c1].iter().enumerate() {
+                        block[(c0 - c_start + j) * rows + r] = v;
+                    }
                 }
             }
         }
@@ -282,6 +292,9 @@ mod tests {
         for perm in [[0, 2, 1], [1, 0, 2], [2, 1, 0], [1, 2, 0]] {
             assert_eq!(x.permute(&perm).unwrap().to_vec(), naive_permute(&x, &perm), "{perm:?}");
         }
+        // more source rows than a band and more columns than a group, with ragged ends
+        let x = tensor_from::<f64>(&[2, BAND + 37, GROUP + 11], 5, -1.0, 1.0);
+        assert_eq!(x.transpose(1, 2).unwrap().to_vec(), naive_permute(&x, &[0, 2, 1]));
     }
 
     #[test]
