@@ -21,31 +21,57 @@ fn axis_geometry(shape: &[usize], axis: usize) -> (usize, usize, usize) {
     )
 }
 
-/// Largest element of a non-empty slice (NaN-ignoring, like `Float::max`).
+/// Largest element of a row (−∞ when empty; NaN entries are skipped, and then propagate
+/// through the exponentials), with eight independent lanes so the loop vectorises.
 #[inline]
-fn row_max<T: Float>(row: &[T]) -> T {
-    row.iter().fold(T::neg_infinity(), |m, &v| m.max(v))
+pub(crate) fn row_max<T: Float>(x: &[T]) -> T {
+    const L: usize = 8;
+    let mut acc = [T::neg_infinity(); L];
+    let chunks = x.chunks_exact(L);
+    let mut m = chunks
+        .remainder()
+        .iter()
+        .fold(T::neg_infinity(), |a, &v| if v > a { v } else { a });
+    for c in chunks {
+        for i in 0..L {
+            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+        }
+    }
+    for a in acc {
+        m = if a > m { a } else { m };
+    }
+    m
+}
+
+/// Sum of a row with eight independent lanes, combined in a fixed order (deterministic).
+#[inline]
+pub(crate) fn row_sum<T: Float>(x: &[T]) -> T {
+    const L: usize = 8;
+    let mut acc = [T::zero(); L];
+    let chunks = x.chunks_exact(L);
+    let tail: T = chunks.remainder().iter().copied().sum();
+    for c in chunks {
+        for i in 0..L {
+            acc[i] += c[i];
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 /// Softmax (or log-softmax when `log`) of one contiguous row `x` into `out`.
 #[inline]
 fn softmax_row<T: Float>(x: &[T], out: &mut [T], log: bool) {
     let m = row_max(x);
-    let mut s = T::zero();
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = (v - m).exp();
+    }
+    let s = row_sum(out);
     if log {
-        for &v in x {
-            s += (v - m).exp();
-        }
         let lse = m + s.ln();
         for (o, &v) in out.iter_mut().zip(x) {
             *o = v - lse;
         }
     } else {
-        for (o, &v) in out.iter_mut().zip(x) {
-            let e = (v - m).exp();
-            *o = e;
-            s += e;
-        }
         let inv = T::one() / s;
         out.iter_mut().for_each(|o| *o *= inv);
     }
