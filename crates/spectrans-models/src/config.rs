@@ -288,6 +288,7 @@ impl ModelConfig {
                 positional_encoding_type: c.positional_encoding_type.clone(),
                 gradient_checkpointing: c.gradient_checkpointing,
                 spatial_dim: if c.use_2d { c.spatial_dim } else { None },
+                causal: false,
             },
             ModelConfig::Encoder(c) => BackboneConfig {
                 vocab_size: None,
@@ -302,6 +303,7 @@ impl ModelConfig {
                 positional_encoding_type: c.positional_encoding_type.clone(),
                 gradient_checkpointing: c.gradient_checkpointing,
                 spatial_dim: None,
+                causal: false,
             },
             ModelConfig::Decoder(c) => BackboneConfig {
                 vocab_size: Some(c.vocab_size),
@@ -316,6 +318,7 @@ impl ModelConfig {
                 positional_encoding_type: c.positional_encoding_type.clone(),
                 gradient_checkpointing: c.gradient_checkpointing,
                 spatial_dim: None,
+                causal: c.causal,
             },
         }
     }
@@ -355,6 +358,8 @@ pub struct BackboneConfig {
     pub gradient_checkpointing: bool,
     /// Side of the 2-D grid for 2-D blocks.
     pub spatial_dim: Option<usize>,
+    /// Exactly causal blocks (decoder), with a kernel window of `max_sequence_length`.
+    pub causal: bool,
 }
 
 impl BackboneConfig {
@@ -405,6 +410,7 @@ impl BackboneConfig {
             activation: Default::default(),
             dropout: self.dropout,
             norm: NormKind::LayerNorm,
+            causal_period: self.causal.then_some(self.max_sequence_length),
         }
     }
 }

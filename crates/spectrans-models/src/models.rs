@@ -115,9 +115,10 @@ impl<T: FftFloat> Module<T> for FNOEncoder<T> {
 
 /// spectrans' `FNODecoder`: token ids in, next-token logits out (`lm_head`).
 ///
-/// `causal = false` is spectrans' operator (circular spectral mixing: position t sees every
-/// position). `causal = true` (the default) is reserved for the exactly causal decoder and is
-/// refused until it is implemented, rather than silently built non-causal.
+/// `causal = true` (the default) is exactly causal: each block's spectral path is a
+/// [`CausalSpectralConv1d`](spectrans_layers::CausalSpectralConv1d), so logits at position t depend
+/// only on tokens ≤ t. `causal = false` is spectrans' operator (circular spectral mixing: position t
+/// sees every position), which spectrans checkpoints load into.
 pub struct FNODecoder<T: FftFloat> {
     /// Embedding, positions, blocks, final norm.
     pub backbone: Backbone<T>,
@@ -132,13 +133,6 @@ impl<T: FftFloat> FNODecoder<T> {
     pub fn new(config: &FnoDecoderConfig, seed: u64) -> Result<Self> {
         let full = ModelConfig::Decoder(config.clone());
         full.validate()?;
-        if config.causal {
-            return Err(ModelError::config(
-                "causal",
-                "the exactly causal FNODecoder (causal=true) is not implemented yet; \
-                 set \"causal\": false for spectrans' non-causal operator",
-            ));
-        }
         let mut rng = Rng::seed(seed);
         let backbone = Backbone::new(&full.backbone(), &mut rng)?;
         let lm_head = Linear::new(config.hidden_dim, config.vocab_size, true, &mut rng);
