@@ -26,6 +26,7 @@ mod error;
 mod generate;
 pub mod io;
 mod models;
+mod operator;
 
 pub use backbone::{Backbone, Input};
 pub use checkpoint::{load_folder, load_state, save_folder, Loaded};
@@ -33,3 +34,4 @@ pub use config::{BackboneConfig, FnoDecoderConfig, FnoEncoderConfig, FnoTransfor
 pub use error::{ModelError, Result};
 pub use generate::{GenerateOptions, Incremental, Sampling};
 pub use models::{FNODecoder, FNOEncoder, FNOTransformer, Model};
+pub use operator::{FNOOperator, FnoOperatorConfig};
