@@ -28,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+pub mod data;
 mod error;
 mod io;
 pub mod optim;
