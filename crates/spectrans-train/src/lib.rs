@@ -34,3 +34,8 @@ mod io;
 pub mod optim;
 
 pub use error::{Result, TrainError};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -334,3 +334,106 @@ fn large_parameters_take_the_parallel_path_with_identical_results() {
         assert_eq!(got[i], want, "element {i}");
     }
 }
+
+/// torch.optim.SGD's single-tensor update, written out per element in f64.
+fn naive_sgd(p: &mut [f64], buf: &mut Option<Vec<f64>>, g: &[f64], c: &SgdConfig) {
+    let first = buf.is_none();
+    let b = buf.get_or_insert_with(|| vec![0.0; p.len()]);
+    for i in 0..p.len() {
+        let mut d = g[i];
+        if c.weight_decay != 0.0 {
+            d += c.weight_decay * p[i];
+        }
+        if c.momentum != 0.0 {
+            b[i] = if first {
+                d
+            } else {
+                b[i] * c.momentum + (1.0 - c.dampening) * d
+            };
+            d = if c.nesterov {
+                d + c.momentum * b[i]
+            } else {
+                b[i]
+            };
+        }
+        p[i] += -c.lr * d;
+    }
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+
+        #[test]
+        fn sgd_equals_the_scalar_formula(
+            init in prop::collection::vec(-2.0f64..2.0, 1..40),
+            seed in 0u64..1000,
+            lr in 0.0f64..0.5,
+            momentum in prop::sample::select(vec![0.0, 0.5, 0.9]),
+            dampening in prop::sample::select(vec![0.0, 0.3]),
+            nesterov in any::<bool>(),
+            weight_decay in prop::sample::select(vec![0.0, 0.01, 0.1]),
+        ) {
+            let nesterov = nesterov && momentum > 0.0 && dampening == 0.0;
+            let c = SgdConfig { lr, momentum, dampening, nesterov, weight_decay };
+            let w = param(init.clone());
+            let mut opt = Sgd::new(vec![w.clone()], c).unwrap();
+            let (mut p, mut buf) = (init.clone(), None);
+            let mut rng = spectrans_tensor::Rng::seed(seed);
+            for _ in 0..3 {
+                let g: Vec<f64> = init.iter().map(|_| rng.normal()).collect();
+                set_grad(&w, g.clone());
+                opt.step().unwrap();
+                naive_sgd(&mut p, &mut buf, &g, &c);
+            }
+            prop_assert_eq!(w.value().to_vec(), p);
+        }
+
+        #[test]
+        fn adam_and_adamw_equal_the_scalar_formula(
+            init in prop::collection::vec(-2.0f64..2.0, 1..40),
+            seed in 0u64..1000,
+            lr in 1e-4f64..0.1,
+            beta1 in 0.0f64..0.99,
+            beta2 in 0.9f64..0.9999,
+            weight_decay in prop::sample::select(vec![0.0, 0.01, 0.1]),
+        ) {
+            let mut rng = spectrans_tensor::Rng::seed(seed);
+            let grads: Vec<Vec<f64>> = (0..3).map(|_| init.iter().map(|_| rng.normal()).collect()).collect();
+            for decoupled in [false, true] {
+                let w = param(init.clone());
+                let mut opt: Box<dyn Optimizer<f64>> = if decoupled {
+                    Box::new(AdamW::new(vec![w.clone()], AdamWConfig { lr, betas: (beta1, beta2), eps: 1e-8, weight_decay }).unwrap())
+                } else {
+                    Box::new(Adam::new(vec![w.clone()], AdamConfig { lr, betas: (beta1, beta2), eps: 1e-8, weight_decay }).unwrap())
+                };
+                for g in &grads {
+                    set_grad(&w, g.clone());
+                    opt.step().unwrap();
+                }
+                let got = w.value().to_vec();
+                for (i, &x0) in init.iter().enumerate() {
+                    let (mut p, mut m, mut v) = (x0, 0.0, 0.0);
+                    for (t, g) in grads.iter().enumerate() {
+                        let t = (t + 1) as f64;
+                        let mut g = g[i];
+                        if decoupled {
+                            p *= 1.0 - lr * weight_decay;
+                        } else if weight_decay != 0.0 {
+                            g += weight_decay * p;
+                        }
+                        m += (1.0 - beta1) * (g - m);
+                        v = v * beta2 + (1.0 - beta2) * g * g;
+                        let denom = v.sqrt() / (1.0 - beta2.powf(t)).sqrt() + 1e-8;
+                        p += -(lr / (1.0 - beta1.powf(t))) * m / denom;
+                    }
+                    prop_assert_eq!(got[i], p, "element {} (decoupled {})", i, decoupled);
+                }
+            }
+        }
+    }
+}
