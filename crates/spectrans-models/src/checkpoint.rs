@@ -101,15 +101,15 @@ pub fn load_folder<T: FftFloat>(dir: &Path) -> Result<Loaded<T>> {
             notes.push("spectrans decoder checkpoint: its operator is non-causal, so causal is set to false".into());
         }
     }
-    if let Some(w) = file.floats.get("blocks.0.ffn.0.weight") {
+    if let (Some(w), Some(bb)) = (file.floats.get("blocks.0.ffn.0.weight"), config.backbone()) {
         let width = w.shape()[0];
-        let bb = config.backbone();
         if bb.block().ffn_width() != Some(width) {
             notes.push(format!("FFN width {width} taken from the checkpoint's weight shapes"));
             match &mut config {
                 ModelConfig::Transformer(c) => c.ffn_hidden_dim = Some(width),
                 ModelConfig::Encoder(c) => c.ffn_hidden_dim = Some(width),
                 ModelConfig::Decoder(c) => c.ffn_hidden_dim = Some(width),
+                ModelConfig::Operator(_) => {}
             }
         }
     }

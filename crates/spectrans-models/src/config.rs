@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use spectrans_layers::{FNOBlockConfig, NormKind, Pooling, PositionalKind};
 
 use crate::error::{ModelError, Result};
+use crate::operator::FnoOperatorConfig;
 
 fn d512() -> usize {
     512
@@ -174,9 +175,11 @@ pub enum ModelConfig {
     Encoder(FnoEncoderConfig),
     /// `"model_type": "fno_decoder"`.
     Decoder(FnoDecoderConfig),
+    /// `"model_type": "fno_operator"`.
+    Operator(FnoOperatorConfig),
 }
 
-const MODEL_TYPES: &str = "fno_transformer, fno_encoder or fno_decoder";
+const MODEL_TYPES: &str = "fno_transformer, fno_encoder, fno_decoder or fno_operator";
 
 impl ModelConfig {
     /// Parses a `config.json` text: `model_type` selects the model, unknown keys are errors,
@@ -215,6 +218,7 @@ impl ModelConfig {
             "fno_transformer" => ModelConfig::Transformer(serde_json::from_value(rest).map_err(parse_err)?),
             "fno_encoder" => ModelConfig::Encoder(serde_json::from_value(rest).map_err(parse_err)?),
             "fno_decoder" => ModelConfig::Decoder(serde_json::from_value(rest).map_err(parse_err)?),
+            "fno_operator" => ModelConfig::Operator(serde_json::from_value(rest).map_err(parse_err)?),
             other => return Err(ModelError::config("model_type", format!("unknown model type {other:?}; expected {MODEL_TYPES}"))),
         };
         cfg.validate()?;
@@ -227,6 +231,7 @@ impl ModelConfig {
             ModelConfig::Transformer(c) => serde_json::to_value(c),
             ModelConfig::Encoder(c) => serde_json::to_value(c),
             ModelConfig::Decoder(c) => serde_json::to_value(c),
+            ModelConfig::Operator(c) => serde_json::to_value(c),
         }
         .expect("plain config structs always serialise");
         let mut map = serde_json::Map::new();
@@ -243,12 +248,15 @@ impl ModelConfig {
             ModelConfig::Transformer(_) => "fno_transformer",
             ModelConfig::Encoder(_) => "fno_encoder",
             ModelConfig::Decoder(_) => "fno_decoder",
+            ModelConfig::Operator(_) => "fno_operator",
         }
     }
 
     /// Checks every field; the error names the first invalid one.
     pub fn validate(&self) -> Result<()> {
-        self.backbone().validate()?;
+        if let Some(bb) = self.backbone() {
+            bb.validate()?;
+        }
         match self {
             ModelConfig::Transformer(c) => {
                 positive("num_classes", c.num_classes)?;
@@ -269,12 +277,14 @@ impl ModelConfig {
             }
             ModelConfig::Encoder(_) => Ok(()),
             ModelConfig::Decoder(c) => positive("vocab_size", Some(c.vocab_size)),
+            ModelConfig::Operator(c) => c.validate(),
         }
     }
 
-    /// The shared part of every model's configuration.
-    pub fn backbone(&self) -> BackboneConfig {
-        match self {
+    /// The shared part of the sequence models' configurations (`None` for the operator).
+    pub fn backbone(&self) -> Option<BackboneConfig> {
+        Some(match self {
+            ModelConfig::Operator(_) => return None,
             ModelConfig::Transformer(c) => BackboneConfig {
                 vocab_size: c.vocab_size,
                 hidden_dim: c.hidden_dim,
@@ -320,7 +330,7 @@ impl ModelConfig {
                 spatial_dim: None,
                 causal: c.causal,
             },
-        }
+        })
     }
 }
 
