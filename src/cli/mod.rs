@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch.
 
+mod bench;
 mod forward;
 mod info;
 
@@ -43,6 +44,16 @@ enum Command {
         #[arg(long, value_enum, default_value = "f32")]
         dtype: Precision,
     },
+    /// Time the peer benchmark cases (forward and AdamW training step), one JSON line per case;
+    /// compare with `python3 ../shared/peer/bench_torch.py` run in the same session. Threads:
+    /// `RAYON_NUM_THREADS` (default: all cores); repetitions: `REPS` (default 5).
+    Bench {
+        /// Case names (default: all).
+        cases: Vec<String>,
+        /// Another cases file with the peer's format.
+        #[arg(long)]
+        cases_file: Option<PathBuf>,
+    },
     /// Print a model folder's configuration, parameter counts per module and FLOPs per token.
     Info {
         /// Model folder.
@@ -63,5 +74,6 @@ pub fn run() -> Result<(), String> {
             Precision::F64 => forward::run::<f64>(&model, &input, &output),
         },
         Command::Info { model, seq_len } => info::run(&model, seq_len),
+        Command::Bench { cases, cases_file } => bench::run(&cases, cases_file.as_deref()),
     }
 }
