@@ -55,7 +55,12 @@ fn export_fixture(fx: &TensorFile<f64>, dir: &Path) -> (PathBuf, PathBuf) {
     let bytes = match meta["input"].as_str() {
         "input.input_ids" => {
             let (shape, ids) = &fx.ints["input.input_ids"];
-            serialize_tensors::<f64>(&[], &[("input_ids".into(), shape.clone(), ids.clone())], DType::F32, HashMap::new())
+            serialize_tensors::<f64>(
+                &[],
+                &[("input_ids".into(), shape.clone(), ids.clone())],
+                DType::F32,
+                HashMap::new(),
+            )
         }
         "input.inputs_embeds" => {
             let x = fx.floats["input.inputs_embeds"].clone();

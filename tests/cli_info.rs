@@ -32,7 +32,11 @@ const COMMON: &str = r#""hidden_dim": 16, "num_layers": 2, "modes": 4, "max_sequ
 #[test]
 fn info_prints_the_reference_parameter_counts() {
     let cases = [
-        ("transformer", format!(r#"{{"model_type": "fno_transformer", "vocab_size": 100, "num_classes": 3, {COMMON}}}"#), 8595),
+        (
+            "transformer",
+            format!(r#"{{"model_type": "fno_transformer", "vocab_size": 100, "num_classes": 3, {COMMON}}}"#),
+            8595,
+        ),
         ("encoder", format!(r#"{{"model_type": "fno_encoder", {COMMON}}}"#), 6944),
         ("decoder", format!(r#"{{"model_type": "fno_decoder", "vocab_size": 100, "causal": false, {COMMON}}}"#), 10244),
     ];
