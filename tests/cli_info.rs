@@ -46,6 +46,6 @@ fn info_prints_the_reference_parameter_counts() {
         assert_eq!(count(&out, "blocks.0"), 3456, "{tag}:\n{out}");
         assert_eq!(count(&out, "blocks.1"), 3456, "{tag}:\n{out}");
         assert_eq!(count(&out, "final_norm"), 32, "{tag}:\n{out}");
-        assert!(out.contains("FLOPs per token"), "{tag}:\n{out}");
+        assert!(out.contains("FLOPs per position"), "{tag}:\n{out}");
     }
 }

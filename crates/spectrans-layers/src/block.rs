@@ -27,6 +27,8 @@ pub struct FNOBlockConfig {
     pub dropout: f64,
     /// Normalisation kind.
     pub norm: NormKind,
+    /// `Some(L)`: the Fourier layer is exactly causal with a kernel window of L positions.
+    pub causal_period: Option<usize>,
 }
 
 impl FNOBlockConfig {
@@ -40,6 +42,7 @@ impl FNOBlockConfig {
             activation: Activation::Gelu,
             dropout: 0.0,
             norm: NormKind::LayerNorm,
+            causal_period: None,
         }
     }
 
@@ -91,7 +94,10 @@ impl<T: FftFloat> FNOBlock<T> {
             return Err(LayerError::config("mlp_ratio", format!("must be finite, got {}", cfg.mlp_ratio)));
         }
         let d = cfg.hidden_dim;
-        let fno = FourierNeuralOperator::new(d, cfg.modes, cfg.activation, true, true, rng)?;
+        let fno = match cfg.causal_period {
+            Some(period) => FourierNeuralOperator::causal(d, cfg.modes, period, cfg.activation, rng)?,
+            None => FourierNeuralOperator::new(d, cfg.modes, cfg.activation, true, true, rng)?,
+        };
         let norm1 = Norm::new(cfg.norm, d, 1e-5);
         let (norm2, ffn) = match cfg.ffn_width() {
             Some(h) => (

@@ -110,14 +110,15 @@ pub fn load_folder<T: FftFloat>(dir: &Path) -> Result<Loaded<T>> {
         }
     }
     // a rank-0 tensor here is left to `load_state`, which reports it as mis-shaped
-    if let Some(&width) = file.floats.get("blocks.0.ffn.0.weight").and_then(|w| w.shape().first()) {
-        let bb = config.backbone();
+    let ffn_width = file.floats.get("blocks.0.ffn.0.weight").and_then(|w| w.shape().first().copied());
+    if let (Some(width), Some(bb)) = (ffn_width, config.backbone()) {
         if bb.block().ffn_width() != Some(width) {
             notes.push(format!("FFN width {width} taken from the checkpoint's weight shapes"));
             match &mut config {
                 ModelConfig::Transformer(c) => c.ffn_hidden_dim = Some(width),
                 ModelConfig::Encoder(c) => c.ffn_hidden_dim = Some(width),
                 ModelConfig::Decoder(c) => c.ffn_hidden_dim = Some(width),
+                ModelConfig::Operator(_) => {}
             }
         }
     }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use spectrans_layers::{FNOBlockConfig, NormKind, Pooling, PositionalKind};
 
 use crate::error::{ModelError, Result};
+use crate::operator::FnoOperatorConfig;
 
 fn d512() -> usize {
     512
@@ -174,9 +175,11 @@ pub enum ModelConfig {
     Encoder(FnoEncoderConfig),
     /// `"model_type": "fno_decoder"`.
     Decoder(FnoDecoderConfig),
+    /// `"model_type": "fno_operator"`.
+    Operator(FnoOperatorConfig),
 }
 
-const MODEL_TYPES: &str = "fno_transformer, fno_encoder or fno_decoder";
+const MODEL_TYPES: &str = "fno_transformer, fno_encoder, fno_decoder or fno_operator";
 
 impl ModelConfig {
     /// Parses a `config.json` text: `model_type` selects the model, unknown keys are errors,
@@ -205,6 +208,7 @@ impl ModelConfig {
             "fno_transformer" => ModelConfig::Transformer(parse_fields(map, &kind)?),
             "fno_encoder" => ModelConfig::Encoder(parse_fields(map, &kind)?),
             "fno_decoder" => ModelConfig::Decoder(parse_fields(map, &kind)?),
+            "fno_operator" => ModelConfig::Operator(parse_fields(map, &kind)?),
             other => return Err(ModelError::config("model_type", format!("unknown model type {other:?}; expected {MODEL_TYPES}"))),
         };
         cfg.validate()?;
@@ -217,6 +221,7 @@ impl ModelConfig {
             ModelConfig::Transformer(c) => serde_json::to_value(c),
             ModelConfig::Encoder(c) => serde_json::to_value(c),
             ModelConfig::Decoder(c) => serde_json::to_value(c),
+            ModelConfig::Operator(c) => serde_json::to_value(c),
         }
         .expect("plain config structs always serialise");
         let mut map = serde_json::Map::new();
@@ -233,12 +238,15 @@ impl ModelConfig {
             ModelConfig::Transformer(_) => "fno_transformer",
             ModelConfig::Encoder(_) => "fno_encoder",
             ModelConfig::Decoder(_) => "fno_decoder",
+            ModelConfig::Operator(_) => "fno_operator",
         }
     }
 
     /// Checks every field; the error names the first invalid one.
     pub fn validate(&self) -> Result<()> {
-        self.backbone().validate()?;
+        if let Some(bb) = self.backbone() {
+            bb.validate()?;
+        }
         match self {
             ModelConfig::Transformer(c) => {
                 positive("num_classes", c.num_classes)?;
@@ -259,12 +267,14 @@ impl ModelConfig {
             }
             ModelConfig::Encoder(_) => Ok(()),
             ModelConfig::Decoder(c) => positive("vocab_size", Some(c.vocab_size)),
+            ModelConfig::Operator(c) => c.validate(),
         }
     }
 
-    /// The shared part of every model's configuration.
-    pub fn backbone(&self) -> BackboneConfig {
-        match self {
+    /// The shared part of the sequence models' configurations (`None` for the operator).
+    pub fn backbone(&self) -> Option<BackboneConfig> {
+        Some(match self {
+            ModelConfig::Operator(_) => return None,
             ModelConfig::Transformer(c) => BackboneConfig {
                 vocab_size: c.vocab_size,
                 hidden_dim: c.hidden_dim,
@@ -278,6 +288,7 @@ impl ModelConfig {
                 positional_encoding_type: c.positional_encoding_type.clone(),
                 gradient_checkpointing: c.gradient_checkpointing,
                 spatial_dim: if c.use_2d { c.spatial_dim } else { None },
+                causal: false,
             },
             ModelConfig::Encoder(c) => BackboneConfig {
                 vocab_size: None,
@@ -292,6 +303,7 @@ impl ModelConfig {
                 positional_encoding_type: c.positional_encoding_type.clone(),
                 gradient_checkpointing: c.gradient_checkpointing,
                 spatial_dim: None,
+                causal: false,
             },
             ModelConfig::Decoder(c) => BackboneConfig {
                 vocab_size: Some(c.vocab_size),
@@ -306,8 +318,9 @@ impl ModelConfig {
                 positional_encoding_type: c.positional_encoding_type.clone(),
                 gradient_checkpointing: c.gradient_checkpointing,
                 spatial_dim: None,
+                causal: c.causal,
             },
-        }
+        })
     }
 }
 
@@ -368,6 +381,8 @@ pub struct BackboneConfig {
     pub gradient_checkpointing: bool,
     /// Side of the 2-D grid for 2-D blocks.
     pub spatial_dim: Option<usize>,
+    /// Exactly causal blocks (decoder), with a kernel window of `max_sequence_length`.
+    pub causal: bool,
 }
 
 impl BackboneConfig {
@@ -418,6 +433,7 @@ impl BackboneConfig {
             activation: Default::default(),
             dropout: self.dropout,
             norm: NormKind::LayerNorm,
+            causal_period: self.causal.then_some(self.max_sequence_length),
         }
     }
 }

@@ -23,11 +23,15 @@ mod backbone;
 pub mod checkpoint;
 mod config;
 mod error;
+mod generate;
 pub mod io;
 mod models;
+mod operator;
 
 pub use backbone::{Backbone, Input};
 pub use checkpoint::{load_folder, load_state, save_folder, Loaded};
 pub use config::{BackboneConfig, FnoDecoderConfig, FnoEncoderConfig, FnoTransformerConfig, ModelConfig};
 pub use error::{ModelError, Result};
+pub use generate::{GenerateOptions, Incremental, Sampling};
 pub use models::{FNODecoder, FNOEncoder, FNOTransformer, Model};
+pub use operator::{FNOOperator, FnoOperatorConfig};

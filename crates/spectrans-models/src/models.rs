@@ -7,6 +7,7 @@ use spectrans_tensor::{Rng, Tensor};
 use crate::backbone::{Backbone, Input};
 use crate::config::{FnoDecoderConfig, FnoEncoderConfig, FnoTransformerConfig, ModelConfig};
 use crate::error::{ModelError, Result};
+use crate::operator::FNOOperator;
 
 /// spectrans' `FNOTransformer`: a sequence model over ids or embeddings, with a classification
 /// head (first-position pooling by default) when `num_classes` is set.
@@ -38,7 +39,7 @@ impl<T: FftFloat> FNOTransformer<T> {
         let full = ModelConfig::Transformer(config.clone());
         full.validate()?;
         let mut rng = Rng::seed(seed);
-        let backbone = Backbone::new(&full.backbone(), &mut rng)?;
+        let backbone = Backbone::new(&full.backbone().expect("sequence model"), &mut rng)?;
         let pooling: Pooling = config.pooling.parse()?;
         let output_head = config
             .num_classes
@@ -94,7 +95,7 @@ impl<T: FftFloat> FNOEncoder<T> {
     pub fn new(config: &FnoEncoderConfig, seed: u64) -> Result<Self> {
         let full = ModelConfig::Encoder(config.clone());
         full.validate()?;
-        let backbone = Backbone::new(&full.backbone(), &mut Rng::seed(seed))?;
+        let backbone = Backbone::new(&full.backbone().expect("sequence model"), &mut Rng::seed(seed))?;
         Ok(FNOEncoder { backbone, config: config.clone() })
     }
 
@@ -115,9 +116,10 @@ impl<T: FftFloat> Module<T> for FNOEncoder<T> {
 
 /// spectrans' `FNODecoder`: token ids in, next-token logits out (`lm_head`).
 ///
-/// `causal = false` is spectrans' operator (circular spectral mixing: position t sees every
-/// position). `causal = true` (the default) is reserved for the exactly causal decoder and is
-/// refused until it is implemented, rather than silently built non-causal.
+/// `causal = true` (the default) is exactly causal: each block's spectral path is a
+/// [`CausalSpectralConv1d`](spectrans_layers::CausalSpectralConv1d), so logits at position t depend
+/// only on tokens ≤ t. `causal = false` is spectrans' operator (circular spectral mixing: position t
+/// sees every position), which spectrans checkpoints load into.
 pub struct FNODecoder<T: FftFloat> {
     /// Embedding, positions, blocks, final norm.
     pub backbone: Backbone<T>,
@@ -132,15 +134,8 @@ impl<T: FftFloat> FNODecoder<T> {
     pub fn new(config: &FnoDecoderConfig, seed: u64) -> Result<Self> {
         let full = ModelConfig::Decoder(config.clone());
         full.validate()?;
-        if config.causal {
-            return Err(ModelError::config(
-                "causal",
-                "the exactly causal FNODecoder (causal=true) is not implemented yet; \
-                 set \"causal\": false for spectrans' non-causal operator",
-            ));
-        }
         let mut rng = Rng::seed(seed);
-        let backbone = Backbone::new(&full.backbone(), &mut rng)?;
+        let backbone = Backbone::new(&full.backbone().expect("sequence model"), &mut rng)?;
         let lm_head = Linear::new(config.hidden_dim, config.vocab_size, true, &mut rng);
         Ok(FNODecoder { backbone, lm_head, config: config.clone() })
     }
@@ -170,6 +165,8 @@ pub enum Model<T: FftFloat> {
     Encoder(FNOEncoder<T>),
     /// An `FNODecoder`.
     Decoder(FNODecoder<T>),
+    /// An `FNOOperator`.
+    Operator(FNOOperator<T>),
 }
 
 impl<T: FftFloat> Model<T> {
@@ -179,6 +176,7 @@ impl<T: FftFloat> Model<T> {
             ModelConfig::Transformer(c) => Model::Transformer(FNOTransformer::new(c, seed)?),
             ModelConfig::Encoder(c) => Model::Encoder(FNOEncoder::new(c, seed)?),
             ModelConfig::Decoder(c) => Model::Decoder(FNODecoder::new(c, seed)?),
+            ModelConfig::Operator(c) => Model::Operator(FNOOperator::new(c, seed)?),
         })
     }
 
@@ -188,13 +186,15 @@ impl<T: FftFloat> Model<T> {
             Model::Transformer(m) => ModelConfig::Transformer(m.config.clone()),
             Model::Encoder(m) => ModelConfig::Encoder(m.config.clone()),
             Model::Decoder(m) => ModelConfig::Decoder(m.config.clone()),
+            Model::Operator(m) => ModelConfig::Operator(m.config.clone()),
         }
     }
 
     /// Runs the model on ids or embeddings, whichever it accepts.
     ///
     /// # Shapes
-    /// Transformer: (B, C) or (B, N, D); encoder: (B, N, D); decoder: (B, N, V).
+    /// Transformer: (B, C) or (B, N, D); encoder: (B, N, D); decoder: (B, N, V); operator:
+    /// (B, S, in) → (B, S, out).
     pub fn forward(&self, ctx: &Ctx<T>, input: Input<'_, T>, attention_mask: Option<&[bool]>) -> Result<Tensor<T>> {
         match (self, input) {
             (Model::Transformer(m), _) => m.forward(ctx, input, attention_mask),
@@ -206,6 +206,10 @@ impl<T: FftFloat> Model<T> {
             (Model::Decoder(_), Input::Embeds(_)) => {
                 Err(ModelError::Input("FNODecoder takes input_ids, not inputs_embeds".into()))
             }
+            (Model::Operator(m), Input::Embeds(x)) => m.forward(ctx, x),
+            (Model::Operator(_), Input::Ids { .. }) => {
+                Err(ModelError::Input("FNOOperator takes a float input (B, S, channels), not input_ids".into()))
+            }
         }
     }
 }
@@ -216,6 +220,7 @@ impl<T: FftFloat> Module<T> for Model<T> {
             Model::Transformer(m) => m.visit(prefix, v),
             Model::Encoder(m) => m.visit(prefix, v),
             Model::Decoder(m) => m.visit(prefix, v),
+            Model::Operator(m) => m.visit(prefix, v),
         }
     }
 }

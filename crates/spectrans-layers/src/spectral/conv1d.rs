@@ -5,7 +5,8 @@ use spectrans_tensor::{Parameter, Rng, Tensor};
 use crate::error::{expect_rank3, LayerError, Result};
 use crate::fft::FftFloat;
 use crate::module::{join, Ctx, Module, Visitor};
-use crate::spectral::mixing::{spectral_mixing, Layout};
+use crate::spectral::lanes::Layout;
+use crate::spectral::mixing::spectral_mixing;
 
 /// 1-D spectral convolution with complex weights stored as reals `(in, out, modes, 2)`.
 ///

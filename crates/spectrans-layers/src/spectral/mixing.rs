@@ -16,62 +16,7 @@ use realfft::{ComplexToReal, RealToComplex};
 use spectrans_tensor::{Backward, Float, Result, Tensor, TensorError};
 
 use crate::fft::{plans, FftFloat};
-
-/// How a batch of multi-channel signals of length N sits in memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Layout {
-    pub batch: usize,
-    pub len: usize,
-    pub channels: usize,
-    batch_stride: usize,
-    len_stride: usize,
-    channel_stride: usize,
-}
-
-impl Layout {
-    /// (B, N, C) — the FNO block layout.
-    pub fn channels_last(batch: usize, len: usize, channels: usize) -> Self {
-        Layout { batch, len, channels, batch_stride: len * channels, len_stride: channels, channel_stride: 1 }
-    }
-
-    /// (B, C, N) — spectrans' `SpectralConv1d` layout.
-    pub fn channels_first(batch: usize, channels: usize, len: usize) -> Self {
-        Layout { batch, len, channels, batch_stride: channels * len, len_stride: 1, channel_stride: len }
-    }
-
-    fn with_channels(self, channels: usize) -> Self {
-        if self.channel_stride == 1 {
-            Layout::channels_last(self.batch, self.len, channels)
-        } else {
-            Layout::channels_first(self.batch, channels, self.len)
-        }
-    }
-
-    fn shape(&self) -> Vec<usize> {
-        if self.channel_stride == 1 {
-            vec![self.batch, self.len, self.channels]
-        } else {
-            vec![self.batch, self.channels, self.len]
-        }
-    }
-}
-
-/// Channels handled together by one task: one cache line of f32 per length step.
-const TILE: usize = 16;
-
-/// A raw pointer that tasks may share because each writes a disjoint set of indices.
-#[derive(Clone, Copy)]
-struct SharedMut<T>(*mut T);
-unsafe impl<T> Send for SharedMut<T> {}
-unsafe impl<T> Sync for SharedMut<T> {}
-
-impl<T> SharedMut<T> {
-    /// The pointer (a method, so closures capture the whole `Sync` wrapper).
-    fn at(&self, i: usize) -> *mut T {
-        // SAFETY: callers stay inside the allocation the pointer came from.
-        unsafe { self.0.add(i) }
-    }
-}
+use crate::spectral::lanes::{gather_tile, scatter_tile, Layout, SharedMut, TILE};
 
 /// Forward real FFTs of every lane of `x` (laid out as `lay`), keeping bins `0..modes`, scaled per
 /// bin by `scale[k]`, written as `out[k][b][c]` (re) and `out[k][b][C + c]` (im).
@@ -88,13 +33,7 @@ fn lanes_rfft<T: FftFloat>(x: &[T], lay: Layout, modes: usize, scale: &[T], zero
             let (b, t) = (task / tiles, task % tiles);
             let c0 = t * TILE;
             let width = TILE.min(c_n - c0);
-            let base = b * lay.batch_stride + c0 * lay.channel_stride;
-            for j in 0..n {
-                let src = base + j * lay.len_stride;
-                for l in 0..width {
-                    tile[l * n + j] = x[src + l * lay.channel_stride];
-                }
-            }
+            gather_tile(x, &lay, b, c0, width, tile, n);
             for l in 0..width {
                 plan.process_with_scratch(&mut tile[l * n..(l + 1) * n], spec, scratch)
                     .expect("buffer sizes come from the plan");
@@ -141,14 +80,8 @@ fn lanes_irfft<T: FftFloat>(spec: &[T], lay: Layout, modes: usize, post: T) -> V
                 plan.process_with_scratch(z, &mut tile[l * n..(l + 1) * n], scratch)
                     .expect("buffer sizes come from the plan and edge imaginary parts are zero");
             }
-            let base = b * lay.batch_stride + c0 * lay.channel_stride;
-            for j in 0..n {
-                let d = base + j * lay.len_stride;
-                for l in 0..width {
-                    // SAFETY: each (b, j, c) is written by exactly one task, inside `y`.
-                    unsafe { *dst.at(d + l * lay.channel_stride) = tile[l * n + j] * post };
-                }
-            }
+            // SAFETY: each (b, ·, c) lane is written by exactly one task, inside `y`.
+            unsafe { scatter_tile(&dst, &lay, b, c0, width, tile, n, post) };
         },
     );
     y
@@ -297,6 +230,7 @@ impl<T: FftFloat> Backward<T> for MixingBackward<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spectral::lanes::Layout;
     use proptest::prelude::*;
     use spectrans_tensor::testing::{adjoint_error, assert_gradients, tensor_from};
 

@@ -1,6 +1,10 @@
-//! Spectral convolutions: the fused 1-D op and its layers.
+//! Spectral convolutions: the fused 1-D ops and their layers.
 
+pub(crate) mod causal;
+mod causal_conv1d;
 mod conv1d;
+mod lanes;
 mod mixing;
 
+pub use causal_conv1d::CausalSpectralConv1d;
 pub use conv1d::SpectralConv1d;

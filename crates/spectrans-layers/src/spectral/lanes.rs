@@ -1,0 +1,145 @@
+//! Shared plumbing of the fused spectral ops: memory layouts of (batch, length, channel) signals
+//! and the gather/scatter of channel tiles, so FFTs run on contiguous rows without a full
+//! transpose of the tensor.
+
+/// How a batch of multi-channel signals of length N sits in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub batch: usize,
+    pub len: usize,
+    pub channels: usize,
+    pub batch_stride: usize,
+    pub len_stride: usize,
+    pub channel_stride: usize,
+}
+
+impl Layout {
+    /// (B, N, C) — the FNO block layout.
+    pub fn channels_last(batch: usize, len: usize, channels: usize) -> Self {
+        Layout { batch, len, channels, batch_stride: len * channels, len_stride: channels, channel_stride: 1 }
+    }
+
+    /// (B, C, N) — spectrans' `SpectralConv1d` layout.
+    pub fn channels_first(batch: usize, channels: usize, len: usize) -> Self {
+        Layout { batch, len, channels, batch_stride: channels * len, len_stride: 1, channel_stride: len }
+    }
+
+    /// The same layout with another channel count.
+    pub fn with_channels(self, channels: usize) -> Self {
+        if self.channel_stride == 1 {
+            Layout::channels_last(self.batch, self.len, channels)
+        } else {
+            Layout::channels_first(self.batch, channels, self.len)
+        }
+    }
+
+    /// The tensor shape of this layout.
+    pub fn shape(&self) -> Vec<usize> {
+        if self.channel_stride == 1 {
+            vec![self.batch, self.len, self.channels]
+        } else {
+            vec![self.batch, self.channels, self.len]
+        }
+    }
+}
+
+/// Channels handled together by one task: one cache line of f32 per length step.
+pub(crate) const TILE: usize = 16;
+
+/// A raw pointer that tasks may share because each writes a disjoint set of indices.
+#[derive(Clone, Copy)]
+pub(crate) struct SharedMut<T>(pub *mut T);
+unsafe impl<T> Send for SharedMut<T> {}
+unsafe impl<T> Sync for SharedMut<T> {}
+
+impl<T> SharedMut<T> {
+    /// The pointer to element `i` (a method, so closures capture the whole `Sync` wrapper).
+    pub fn at(&self, i: usize) -> *mut T {
+        // SAFETY: callers stay inside the allocation the pointer came from.
+        unsafe { self.0.add(i) }
+    }
+}
+
+/// Copies channels `c0..c0 + width` of batch item `b` into the rows of `tile` (row `l` starts at
+/// `l * row_len`; entries `lay.len..row_len` of each row are zeroed: zero padding).
+pub(crate) fn gather_tile<T: Copy + Default>(
+    x: &[T],
+    lay: &Layout,
+    b: usize,
+    c0: usize,
+    width: usize,
+    tile: &mut [T],
+    row_len: usize,
+) {
+    gather_tile_as(x, lay, b, c0, width, tile, row_len, |v| v)
+}
+
+/// [`gather_tile`] converting each element with `conv` (e.g. f32 → f64).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gather_tile_as<S: Copy, T: Copy + Default>(
+    x: &[S],
+    lay: &Layout,
+    b: usize,
+    c0: usize,
+    width: usize,
+    tile: &mut [T],
+    row_len: usize,
+    conv: impl Fn(S) -> T,
+) {
+    let n = lay.len;
+    let base = b * lay.batch_stride + c0 * lay.channel_stride;
+    for j in 0..n {
+        let src = base + j * lay.len_stride;
+        for l in 0..width {
+            tile[l * row_len + j] = conv(x[src + l * lay.channel_stride]);
+        }
+    }
+    if row_len > n {
+        for l in 0..width {
+            tile[l * row_len + n..(l + 1) * row_len].iter_mut().for_each(|v| *v = T::default());
+        }
+    }
+}
+
+/// Writes `scale ×` the first `lay.len` entries of each tile row back to channels `c0..c0 + width`
+/// of batch item `b`.
+///
+/// # Safety
+/// `dst` must point to a buffer laid out as `lay`, and no other task may write these lanes.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn scatter_tile<T: Copy + std::ops::Mul<Output = T>>(
+    dst: &SharedMut<T>,
+    lay: &Layout,
+    b: usize,
+    c0: usize,
+    width: usize,
+    tile: &[T],
+    row_len: usize,
+    scale: T,
+) {
+    scatter_tile_as(dst, lay, b, c0, width, tile, row_len, |v| v * scale)
+}
+
+/// [`scatter_tile`] writing `conv(value)` (e.g. scale and convert f64 → f32).
+///
+/// # Safety
+/// As [`scatter_tile`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn scatter_tile_as<S: Copy, T>(
+    dst: &SharedMut<T>,
+    lay: &Layout,
+    b: usize,
+    c0: usize,
+    width: usize,
+    tile: &[S],
+    row_len: usize,
+    conv: impl Fn(S) -> T,
+) {
+    let base = b * lay.batch_stride + c0 * lay.channel_stride;
+    for j in 0..lay.len {
+        let d = base + j * lay.len_stride;
+        for l in 0..width {
+            *dst.at(d + l * lay.channel_stride) = conv(tile[l * row_len + j]);
+        }
+    }
+}

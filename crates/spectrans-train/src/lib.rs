@@ -1,0 +1,41 @@
+//! # spectrans-train
+//!
+//! Training utilities for the spectrans stack of Fourier Neural Operator transformers:
+//!
+//! - [`optim`]: [`Sgd`](optim::Sgd), [`Adam`](optim::Adam) and [`AdamW`](optim::AdamW) with
+//!   PyTorch's exact update rules, parameter groups, learning-rate schedules, gradient clipping
+//!   and resumable optimiser state (safetensors).
+//! - [`data`]: Burgers' equation data (the FNO paper recipe): Gaussian random field initial
+//!   conditions, a pseudo-spectral ETDRK4 solver, parallel deterministic generation and a cache.
+//!
+//! ```
+//! use spectrans_tensor::{Parameter, Tape, Tensor};
+//! use spectrans_train::optim::{AdamW, AdamWConfig, LrSchedule, Optimizer, StepDecay};
+//! let w = Parameter::new(Tensor::<f32>::from_vec(vec![1.0, -1.0], &[2])?);
+//! let mut opt = AdamW::new(vec![w.clone()], AdamWConfig { lr: 1e-2, ..Default::default() })?;
+//! let schedule = StepDecay { lr: 1e-2, step_size: 100, gamma: 0.5 };
+//! for step in 0..3 {
+//!     opt.set_lr(schedule.lr_at(step));
+//!     opt.zero_grad();
+//!     let tape = Tape::new();
+//!     let x = tape.watch(&w);
+//!     x.mul(&x)?.sum(&[], false)?.backward()?;
+//!     opt.step()?;
+//! }
+//! assert!(w.value().data()[0] < 1.0);
+//! # Ok::<(), spectrans_train::TrainError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod data;
+mod error;
+mod io;
+pub mod optim;
+
+pub use error::{Result, TrainError};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
