@@ -16,6 +16,9 @@ pub fn run<T: FftFloat>(model_dir: &Path, input: &Path, output: &Path) -> Result
     }
     let file = read_tensors::<T>(input).map_err(|e| e.to_string())?;
     let origin = input.display();
+    if file.floats.contains_key("attention_mask") {
+        return Err(format!("{origin}: attention_mask must be an integer tensor (I64) of 0 and 1, found a float tensor"));
+    }
     let mask = match file.ints.get("attention_mask") {
         Some((shape, v)) => {
             if let Some(bad) = v.iter().find(|&&m| m != 0 && m != 1) {
@@ -47,7 +50,16 @@ pub fn run<T: FftFloat>(model_dir: &Path, input: &Path, output: &Path) -> Result
             let m = mask.as_ref().map(|(_, v)| v.as_slice());
             loaded.model.forward(&ctx, Input::Embeds(x), m)
         }
-        (None, None) => return Err(format!("{origin}: needs a tensor named input_ids (I64) or inputs_embeds (float)")),
+        (None, None) if file.ints.contains_key("inputs_embeds") => {
+            return Err(format!("{origin}: inputs_embeds must be a float tensor (F32 or F64), found an integer tensor"))
+        }
+        (None, None) if file.floats.contains_key("input_ids") => {
+            return Err(format!("{origin}: input_ids must be an integer tensor (I64 or I32), found a float tensor"))
+        }
+        (None, None) => {
+            let found: Vec<&str> = file.floats.keys().chain(file.ints.keys()).map(String::as_str).collect();
+            return Err(format!("{origin}: needs a tensor named input_ids (I64) or inputs_embeds (float); found {found:?}"));
+        }
     }
     .map_err(|e| e.to_string())?;
     let meta = HashMap::from([("producer".to_string(), "spectrans forward".to_string())]);

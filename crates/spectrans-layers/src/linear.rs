@@ -66,7 +66,13 @@ fn affine<T: Float>(
     }
     let w = ctx.param(weight);
     let w = if w.rank() == 3 { w.reshape(&w.shape()[..2])? } else { w };
-    let y = x.matmul_t(&w, false, true)?;
+    let y = if x.rank() == 1 {
+        // a single vector: the matmul needs a row
+        let y = x.reshape(&[1, in_dim])?.matmul_t(&w, false, true)?;
+        y.reshape(&[w.shape()[0]])?
+    } else {
+        x.matmul_t(&w, false, true)?
+    };
     match bias {
         Some(b) => Ok(y.add(&ctx.param(b))?),
         None => Ok(y),
@@ -156,6 +162,16 @@ mod tests {
         y.sum(&[], false).unwrap().backward().unwrap();
         assert_eq!(conv.weight.grad().unwrap().shape(), &[3, 3, 1]);
         assert_eq!(conv.bias.grad().unwrap().to_vec(), vec![5.0; 3]);
+    }
+
+    #[test]
+    fn a_single_vector_is_mapped_like_a_row() {
+        let lin = Linear::<f64>::new(3, 2, true, &mut Rng::seed(4));
+        let x = tensor_from::<f64>(&[3], 5, -1.0, 1.0);
+        let y = lin.forward(&Ctx::inference(), &x).unwrap();
+        let rows = lin.forward(&Ctx::inference(), &x.reshape(&[1, 3]).unwrap()).unwrap();
+        assert_eq!(y.shape(), &[2]);
+        assert_eq!(y.to_vec(), rows.to_vec());
     }
 
     #[test]

@@ -207,8 +207,8 @@ mod tests {
         let y = pe.forward(&Ctx::inference(), &x).unwrap();
         let inv = [1.0f64, 1.0 / 100.0];
         for n in 0..3 {
-            for j in 0..2 {
-                let th = n as f64 * (inv[j] as f32) as f64;
+            for (j, &f) in inv.iter().enumerate() {
+                let th = n as f64 * (f as f32) as f64;
                 let (a, b) = (x.data()[n * 4 + j], x.data()[n * 4 + j + 2]);
                 assert!((y.data()[n * 4 + j] - (a * th.cos() - b * th.sin())).abs() < 1e-7);
                 assert!((y.data()[n * 4 + j + 2] - (a * th.sin() + b * th.cos())).abs() < 1e-7);

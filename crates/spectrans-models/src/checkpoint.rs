@@ -23,10 +23,12 @@ pub const WEIGHTS_FILE: &str = "model.safetensors";
 
 /// Loads named tensors into a module: every parameter must be present with its shape; buffers
 /// (derivable tables, running statistics) are loaded when present. Nothing is changed unless the
-/// whole file fits; otherwise the error lists every missing, unexpected and mis-shaped tensor.
+/// whole file fits; otherwise the error lists every missing, unexpected, mis-shaped and
+/// wrongly typed (integer instead of float) tensor.
 pub fn load_state<T: Float, M: Module<T> + ?Sized>(model: &M, file: &TensorFile<T>, origin: &str) -> Result<()> {
     let mut missing = Vec::new();
     let mut misshaped = Vec::new();
+    let mut wrong_dtype = Vec::new();
     let mut known = BTreeSet::new();
     let mut assign = Vec::new();
     let params = model.named_parameters();
@@ -34,6 +36,9 @@ pub fn load_state<T: Float, M: Module<T> + ?Sized>(model: &M, file: &TensorFile<
     for (name, p, required) in params.iter().map(|(n, p)| (n, p, true)).chain(buffers.iter().map(|(n, p)| (n, p, false))) {
         known.insert(name.clone());
         match file.floats.get(name) {
+            None if file.ints.contains_key(name) => {
+                wrong_dtype.push(format!("{name} (an integer tensor; expected F32 or F64)"))
+            }
             None if required => missing.push(name.clone()),
             None => {}
             Some(t) if t.shape() != p.shape().as_slice() => {
@@ -48,7 +53,7 @@ pub fn load_state<T: Float, M: Module<T> + ?Sized>(model: &M, file: &TensorFile<
         .chain(file.ints.keys())
         .filter(|k| !known.contains(*k) && !k.ends_with("num_batches_tracked"))
         .collect();
-    if !missing.is_empty() || !misshaped.is_empty() || !unexpected.is_empty() {
+    if !missing.is_empty() || !misshaped.is_empty() || !unexpected.is_empty() || !wrong_dtype.is_empty() {
         let mut parts = Vec::new();
         if !missing.is_empty() {
             parts.push(format!("missing {}: {}", missing.len(), missing.join(", ")));
@@ -59,6 +64,9 @@ pub fn load_state<T: Float, M: Module<T> + ?Sized>(model: &M, file: &TensorFile<
         }
         if !misshaped.is_empty() {
             parts.push(format!("mis-shaped {}: {}", misshaped.len(), misshaped.join(", ")));
+        }
+        if !wrong_dtype.is_empty() {
+            parts.push(format!("wrong dtype {}: {}", wrong_dtype.len(), wrong_dtype.join(", ")));
         }
         return Err(ModelError::checkpoint(origin, format!("does not fit the model: {}", parts.join("; "))));
     }
@@ -101,8 +109,9 @@ pub fn load_folder<T: FftFloat>(dir: &Path) -> Result<Loaded<T>> {
             notes.push("spectrans decoder checkpoint: its operator is non-causal, so causal is set to false".into());
         }
     }
-    if let (Some(w), Some(bb)) = (file.floats.get("blocks.0.ffn.0.weight"), config.backbone()) {
-        let width = w.shape()[0];
+    // a rank-0 tensor here is left to `load_state`, which reports it as mis-shaped
+    let ffn_width = file.floats.get("blocks.0.ffn.0.weight").and_then(|w| w.shape().first().copied());
+    if let (Some(width), Some(bb)) = (ffn_width, config.backbone()) {
         if bb.block().ffn_width() != Some(width) {
             notes.push(format!("FFN width {width} taken from the checkpoint's weight shapes"));
             match &mut config {
@@ -128,4 +137,29 @@ pub fn save_folder<T: FftFloat>(model: &Model<T>, dir: &Path) -> Result<()> {
     let meta = HashMap::from([("format".to_string(), FORMAT.to_string()), ("dtype".to_string(), T::DTYPE.name().to_string())]);
     let bytes = serialize_tensors(&tensors, &[], T::DTYPE, meta)?;
     write_atomic(&dir.join(WEIGHTS_FILE), &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spectrans_layers::LayerNorm;
+    use spectrans_tensor::Tensor;
+
+    #[test]
+    fn every_misfit_is_named_in_one_message_and_nothing_is_loaded() {
+        let ln = LayerNorm::<f32>::new(3, 1e-5);
+        let mut file = TensorFile::<f32>::default();
+        file.floats.insert("bias".into(), Tensor::ones(&[4]));
+        file.floats.insert("extra".into(), Tensor::ones(&[1]));
+        file.ints.insert("weight".into(), (vec![3], vec![1, 1, 1]));
+        let e = load_state(&ln, &file, "f.safetensors").unwrap_err().to_string();
+        assert!(e.starts_with("checkpoint f.safetensors: does not fit the model"), "{e}");
+        assert!(e.contains("unexpected 1: extra"), "{e}");
+        assert!(e.contains("mis-shaped 1: bias (file [4], model [3])"), "{e}");
+        assert!(e.contains("wrong dtype 1: weight (an integer tensor"), "{e}");
+        assert_eq!(ln.bias.value().to_vec(), vec![0.0; 3]);
+        file.ints.clear();
+        let e = load_state(&ln, &file, "f").unwrap_err().to_string();
+        assert!(e.contains("missing 1: weight"), "{e}");
+    }
 }

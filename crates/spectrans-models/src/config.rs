@@ -204,21 +204,11 @@ impl ModelConfig {
             Some(other) => return Err(ModelError::config("model_type", format!("must be a string ({MODEL_TYPES}), got {other}"))),
             None => return Err(ModelError::config("model_type", format!("missing; expected {MODEL_TYPES}"))),
         };
-        let rest = serde_json::Value::Object(map);
-        let parse_err = |e: serde_json::Error| {
-            let msg = e.to_string();
-            let field = msg
-                .split('`')
-                .nth(1)
-                .map(str::to_string)
-                .unwrap_or_else(|| kind.clone());
-            ModelError::config(field, msg)
-        };
         let cfg = match kind.as_str() {
-            "fno_transformer" => ModelConfig::Transformer(serde_json::from_value(rest).map_err(parse_err)?),
-            "fno_encoder" => ModelConfig::Encoder(serde_json::from_value(rest).map_err(parse_err)?),
-            "fno_decoder" => ModelConfig::Decoder(serde_json::from_value(rest).map_err(parse_err)?),
-            "fno_operator" => ModelConfig::Operator(serde_json::from_value(rest).map_err(parse_err)?),
+            "fno_transformer" => ModelConfig::Transformer(parse_fields(map, &kind)?),
+            "fno_encoder" => ModelConfig::Encoder(parse_fields(map, &kind)?),
+            "fno_decoder" => ModelConfig::Decoder(parse_fields(map, &kind)?),
+            "fno_operator" => ModelConfig::Operator(parse_fields(map, &kind)?),
             other => return Err(ModelError::config("model_type", format!("unknown model type {other:?}; expected {MODEL_TYPES}"))),
         };
         cfg.validate()?;
@@ -334,6 +324,29 @@ impl ModelConfig {
     }
 }
 
+/// Deserialises the fields of one model's configuration. The error names the field at fault:
+/// serde names unknown, missing and duplicate fields itself; for a value of the wrong JSON type
+/// it does not, so each field is then tried alone to find the one that fails.
+fn parse_fields<C: serde::de::DeserializeOwned>(map: serde_json::Map<String, serde_json::Value>, kind: &str) -> Result<C> {
+    let err = match serde_json::from_value(serde_json::Value::Object(map.clone())) {
+        Ok(c) => return Ok(c),
+        Err(e) => e.to_string(),
+    };
+    let names_field = ["unknown field", "missing field", "duplicate field"].iter().any(|p| err.starts_with(p));
+    if let Some(field) = err.split('`').nth(1).filter(|_| names_field) {
+        return Err(ModelError::config(field, err.clone()));
+    }
+    let culprit = map.iter().find(|(k, v)| {
+        let alone = serde_json::Map::from_iter([((*k).clone(), (*v).clone())]);
+        serde_json::from_value::<C>(serde_json::Value::Object(alone))
+            .is_err_and(|e| !e.to_string().starts_with("missing field"))
+    });
+    match culprit {
+        Some((field, _)) => Err(ModelError::config(field, err)),
+        None => Err(ModelError::config(kind, err)),
+    }
+}
+
 fn positive(field: &str, v: Option<usize>) -> Result<()> {
     match v {
         Some(0) => Err(ModelError::config(field, "must be at least 1")),
@@ -422,5 +435,30 @@ impl BackboneConfig {
             norm: NormKind::LayerNorm,
             causal_period: self.causal.then_some(self.max_sequence_length),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(json: &str) -> String {
+        match ModelConfig::from_json(json).unwrap_err() {
+            ModelError::Config { field, .. } => field,
+            other => panic!("expected a config error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field_at_fault() {
+        assert_eq!(field_of(r#"{"model_type": "fno_encoder", "hidden_dim": "16"}"#), "hidden_dim");
+        assert_eq!(field_of(r#"{"model_type": "fno_decoder", "vocab_size": 10, "causal": 1}"#), "causal");
+        // the required vocab_size is missing too: the wrong type is still found
+        assert_eq!(field_of(r#"{"model_type": "fno_decoder", "modes": -3}"#), "modes");
+        assert_eq!(field_of(r#"{"model_type": "fno_decoder"}"#), "vocab_size");
+        assert_eq!(field_of(r#"{"model_type": "fno_encoder", "hiden_dim": 16}"#), "hiden_dim");
+        assert_eq!(field_of(r#"{"model_type": "fno_transformer", "dropout": null}"#), "dropout");
+        let e = ModelConfig::from_json(r#"{"model_type": "fno_encoder", "mlp_ratio": "2"}"#).unwrap_err();
+        assert!(e.to_string().starts_with("config: invalid `mlp_ratio`: invalid type: string \"2\""), "{e}");
     }
 }

@@ -142,7 +142,7 @@ fn convolve<T: FftFloat>(x: &[T], kf: &[Complex<f64>], g: &Geometry, conjugate: 
                 fwd.process_with_scratch(row, spec, s_fwd).expect("sizes come from the plan");
                 let kd = &kf[(c0 + l) * bins..(c0 + l + 1) * bins];
                 for (z, k) in spec.iter_mut().zip(kd) {
-                    *z = *z * if conjugate { k.conj() } else { *k };
+                    *z *= if conjugate { k.conj() } else { *k };
                 }
                 spec[0].im = 0.0;
                 if p % 2 == 0 {
