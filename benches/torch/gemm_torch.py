@@ -10,12 +10,13 @@ allocation is timed. Usage: python3 benches/torch/gemm_torch.py [--quick | --ser
 """
 
 import json
+import os
 import sys
 import time
 
 import torch
 
-THREADS = 2
+THREADS = int(os.environ.get("GEMM_BENCH_THREADS", "2"))
 ROWS = [1024, 4096, 8192]
 INNER_OUTER = [(64, 64), (128, 128), (256, 256), (256, 512), (512, 512), (512, 1024), (1024, 1024)]
 BUDGET_S = 0.25

@@ -1,4 +1,4 @@
-//! GEMM candidates on the f32 products of an FNO transformer, 2 threads.
+//! GEMM candidates on the f32 products of an FNO transformer, 2 threads (`GEMM_BENCH_THREADS`).
 //!
 //! Candidates: the `gemm` crate (`Parallelism::Rayon(2)`), `matrixmultiply::sgemm` (threading
 //! feature, `MATMUL_NUM_THREADS=2`), and our `Tensor::matmul_t` (which allocates its output and
@@ -19,7 +19,13 @@ use std::time::{Duration, Instant};
 
 use spectrans_tensor::{Rng, Tensor};
 
-const THREADS: usize = 2;
+/// Threads for every candidate: 2, or `GEMM_BENCH_THREADS`.
+fn threads() -> usize {
+    std::env::var("GEMM_BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+}
 const ROWS: [usize; 3] = [1024, 4096, 8192];
 const INNER_OUTER: [(usize, usize); 7] = [
     (64, 64),
@@ -148,7 +154,11 @@ fn run_gemm_crate(c: &Case, dst: &mut [f32]) {
             false,
             false,
             false,
-            gemm::Parallelism::Rayon(THREADS),
+            if threads() > 1 {
+                gemm::Parallelism::Rayon(threads())
+            } else {
+                gemm::Parallelism::None
+            },
         );
     }
 }
@@ -184,9 +194,9 @@ fn run_ours(c: &Case) -> Tensor<f32> {
 
 fn main() {
     // matrixmultiply reads its thread count once, on first use.
-    std::env::set_var("MATMUL_NUM_THREADS", THREADS.to_string());
+    std::env::set_var("MATMUL_NUM_THREADS", threads().to_string());
     rayon::ThreadPoolBuilder::new()
-        .num_threads(THREADS)
+        .num_threads(threads())
         .build_global()
         .expect("rayon pool is set once");
     let wanted = std::env::var("GEMM_BENCH_CANDIDATES")
@@ -250,12 +260,13 @@ fn bench_shape(rows: usize, inner: usize, outer: usize, wanted: &[String], rng: 
             };
             println!(
                 "{{\"lib\":\"rust\",\"candidate\":\"{label}\",\"variant\":\"{}\",\"rows\":{rows},\"inner\":{inner},\
-                 \"outer\":{outer},\"m\":{},\"k\":{},\"n\":{},\"threads\":{THREADS},\"runs\":{runs},\
+                 \"outer\":{outer},\"m\":{},\"k\":{},\"n\":{},\"threads\":{},\"runs\":{runs},\
                  \"median_s\":{secs:.6e},\"gflops\":{:.2}}}",
                 c.variant.name(),
                 c.m,
                 c.k,
                 c.n,
+                threads(),
                 c.flops() / secs / 1e9,
             );
         }
