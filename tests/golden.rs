@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use spectrans::layers::{Activation, Ctx, FNOBlock, FNOBlockConfig, FftFloat, FourierNeuralOperator, Module, SpectralConv1d};
+use spectrans::layers::{
+    Activation, Ctx, FNOBlock, FNOBlockConfig, FftFloat, FourierNeuralOperator, Module, SpectralConv1d,
+};
 use spectrans::models::io::{read_tensors, TensorFile};
 use spectrans::models::{load_state, Input, Model, ModelConfig};
 use spectrans::tensor::{Parameter, Rng, Tape, Tensor};
@@ -23,7 +25,12 @@ struct Fixture<T: FftFloat> {
 fn load<T: FftFloat>(path: &Path) -> Fixture<T> {
     let file = read_tensors::<T>(path).unwrap_or_else(|e| panic!("{e}"));
     let meta = &file.metadata;
-    assert_eq!(meta.get("format").map(String::as_str), Some("spectrans-golden/1"), "{}: not a golden fixture", path.display());
+    assert_eq!(
+        meta.get("format").map(String::as_str),
+        Some("spectrans-golden/1"),
+        "{}: not a golden fixture",
+        path.display()
+    );
     let config = match serde_json::from_str(&meta["config"]).unwrap() {
         serde_json::Value::Object(m) => m,
         _ => panic!("config is not an object"),
@@ -51,7 +58,8 @@ fn state<T: FftFloat>(file: &TensorFile<T>) -> TensorFile<T> {
 fn rel_err<T: FftFloat>(ours: &Tensor<T>, reference: &Tensor<T>) -> f64 {
     assert_eq!(ours.shape(), reference.shape());
     let scale = reference.data().iter().fold(0.0f64, |m, v| m.max(v.as_f64().abs()));
-    let diff = ours.data().iter().zip(reference.data()).fold(0.0f64, |m, (a, b)| m.max((a.as_f64() - b.as_f64()).abs()));
+    let diff =
+        ours.data().iter().zip(reference.data()).fold(0.0f64, |m, (a, b)| m.max((a.as_f64() - b.as_f64()).abs()));
     diff / scale.max(f64::MIN_POSITIVE)
 }
 
@@ -68,12 +76,21 @@ fn check<T: FftFloat>(path: &Path) -> f64 {
     let mut rng = Rng::seed(0);
     let (output, params): (Tensor<T>, Vec<(String, Parameter<T>)>) = match fx.component.as_str() {
         "spectral_conv1d" => {
-            let m = SpectralConv1d::<T>::new(get(c, "in_channels"), get(c, "out_channels"), get(c, "modes"), &mut rng).unwrap();
+            let m = SpectralConv1d::<T>::new(get(c, "in_channels"), get(c, "out_channels"), get(c, "modes"), &mut rng)
+                .unwrap();
             load_state(&m, &st, &origin).unwrap();
             (m.forward(&ctx, watched.as_ref().unwrap()).unwrap(), m.named_parameters())
         }
         "fourier_neural_operator" => {
-            let m = FourierNeuralOperator::<T>::new(get(c, "hidden_dim"), get(c, "modes"), Activation::Gelu, true, true, &mut rng).unwrap();
+            let m = FourierNeuralOperator::<T>::new(
+                get(c, "hidden_dim"),
+                get(c, "modes"),
+                Activation::Gelu,
+                true,
+                true,
+                &mut rng,
+            )
+            .unwrap();
             load_state(&m, &st, &origin).unwrap();
             (m.forward(&ctx, watched.as_ref().unwrap()).unwrap(), m.named_parameters())
         }
@@ -130,10 +147,8 @@ fn fixtures() -> Vec<PathBuf> {
     let mut files = Vec::new();
     for d in dirs {
         let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
-        let mut here: Vec<PathBuf> = entries
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
-            .collect();
+        let mut here: Vec<PathBuf> =
+            entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "safetensors")).collect();
         here.sort();
         files.extend(here);
     }

@@ -45,9 +45,8 @@ fn violations(metadata: &Value) -> Vec<String> {
                 continue; // third-party crate
             }
             match layer(dep_name) {
-                None => errors.push(format!(
-                    "`{name}` depends on `{dep_name}`, which has no place in the layer order {ORDER:?}"
-                )),
+                None => errors
+                    .push(format!("`{name}` depends on `{dep_name}`, which has no place in the layer order {ORDER:?}")),
                 Some(d) if d >= own => errors.push(format!(
                     "`{name}` (layer {own}) depends on `{dep_name}` (layer {d}): only crates strictly below may be used"
                 )),
@@ -62,45 +61,20 @@ fn violations(metadata: &Value) -> Vec<String> {
 fn workspace_crates_depend_only_on_lower_layers() {
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
     let out = Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--manifest-path",
-            manifest,
-        ])
+        .args(["metadata", "--format-version", "1", "--no-deps", "--manifest-path", manifest])
         .output()
         .expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
     let metadata: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
-    let names: Vec<&str> = metadata["packages"]
-        .as_array()
-        .expect("packages")
-        .iter()
-        .filter_map(|p| p["name"].as_str())
-        .collect();
-    assert!(
-        names.contains(&"spectrans") && names.contains(&"spectrans-tensor"),
-        "members: {names:?}"
-    );
+    let names: Vec<&str> =
+        metadata["packages"].as_array().expect("packages").iter().filter_map(|p| p["name"].as_str()).collect();
+    assert!(names.contains(&"spectrans") && names.contains(&"spectrans-tensor"), "members: {names:?}");
     let errors = violations(&metadata);
-    assert!(
-        errors.is_empty(),
-        "layering violations:\n{}",
-        errors.join("\n")
-    );
+    assert!(errors.is_empty(), "layering violations:\n{}", errors.join("\n"));
 }
 
 fn package(name: &str, deps: &[(&str, Option<&str>)]) -> Value {
-    let deps: Vec<Value> = deps
-        .iter()
-        .map(|(d, kind)| json!({ "name": d, "kind": kind }))
-        .collect();
+    let deps: Vec<Value> = deps.iter().map(|(d, kind)| json!({ "name": d, "kind": kind })).collect();
     json!({ "name": name, "dependencies": deps })
 }
 
@@ -126,12 +100,8 @@ fn checker_rejects_upward_sideways_and_unknown_crates() {
     ]});
     let errors = violations(&m);
     assert_eq!(errors.len(), 6, "{errors:#?}");
-    assert!(
-        errors[0].contains("`spectrans-tensor` (layer 0) depends on `spectrans-layers` (layer 2)")
-    );
-    assert!(
-        errors[1].contains("`spectrans-layers` (layer 2) depends on `spectrans-layers` (layer 2)")
-    );
+    assert!(errors[0].contains("`spectrans-tensor` (layer 0) depends on `spectrans-layers` (layer 2)"));
+    assert!(errors[1].contains("`spectrans-layers` (layer 2) depends on `spectrans-layers` (layer 2)"));
     assert!(errors[2].contains("depends on `spectrans-extra`, which has no place"));
     assert!(errors[3].contains("workspace crate `spectrans-extra` has no place"));
     assert!(errors[4].contains("`spectrans-models` depends on `helper`, which has no place"));

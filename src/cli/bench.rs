@@ -99,12 +99,13 @@ fn run_case(c: &Case, causal: bool, reps: usize) -> Result<Value, String> {
     let ids: Vec<usize> = (0..b * n).map(|_| rng.below(c.vocab.unwrap_or(1) as u64) as usize).collect();
     let labels: Vec<usize> = (0..b).map(|_| rng.below(c.classes.unwrap_or(1) as u64) as usize).collect();
     let x = Tensor::<f32>::randn(&[b, n, c.hidden], 0.0, 1.0, &mut rng);
-    let input = |_: ()| if c.kind == "encoder" { Input::Embeds(&x) } else { Input::Ids { ids: &ids, batch: b, len: n } };
+    let input =
+        |_: ()| if c.kind == "encoder" { Input::Embeds(&x) } else { Input::Ids { ids: &ids, batch: b, len: n } };
     let err = |e: &dyn std::fmt::Display| e.to_string();
-    let forward_s = median_time(reps, || {
-        model.forward(&Ctx::inference(), input(()), None).map(drop).map_err(|e| err(&e))
-    })?;
-    let mut opt = AdamW::new(model.parameters(), AdamWConfig { lr: 1e-3, ..Default::default() }).map_err(|e| err(&e))?;
+    let forward_s =
+        median_time(reps, || model.forward(&Ctx::inference(), input(()), None).map(drop).map_err(|e| err(&e)))?;
+    let mut opt =
+        AdamW::new(model.parameters(), AdamWConfig { lr: 1e-3, ..Default::default() }).map_err(|e| err(&e))?;
     let tape = Tape::new();
     let train_step_s = median_time(reps, || {
         opt.zero_grad();
@@ -140,7 +141,9 @@ pub fn run(names: &[String], cases_file: Option<&Path>) -> Result<(), String> {
         }
     }
     let reps = match std::env::var("REPS") {
-        Ok(v) => v.parse::<usize>().ok().filter(|&r| r > 0).ok_or(format!("REPS must be a positive integer, got {v:?}"))?,
+        Ok(v) => {
+            v.parse::<usize>().ok().filter(|&r| r > 0).ok_or(format!("REPS must be a positive integer, got {v:?}"))?
+        }
         Err(_) => 5,
     };
     for c in cases.iter().filter(|c| names.is_empty() || names.contains(&c.name)) {

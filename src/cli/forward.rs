@@ -17,7 +17,9 @@ pub fn run<T: FftFloat>(model_dir: &Path, input: &Path, output: &Path) -> Result
     let file = read_tensors::<T>(input).map_err(|e| e.to_string())?;
     let origin = input.display();
     if file.floats.contains_key("attention_mask") {
-        return Err(format!("{origin}: attention_mask must be an integer tensor (I64) of 0 and 1, found a float tensor"));
+        return Err(format!(
+            "{origin}: attention_mask must be an integer tensor (I64) of 0 and 1, found a float tensor"
+        ));
     }
     let mask = match file.ints.get("attention_mask") {
         Some((shape, v)) => {
@@ -58,7 +60,9 @@ pub fn run<T: FftFloat>(model_dir: &Path, input: &Path, output: &Path) -> Result
         }
         (None, None) => {
             let found: Vec<&str> = file.floats.keys().chain(file.ints.keys()).map(String::as_str).collect();
-            return Err(format!("{origin}: needs a tensor named input_ids (I64) or inputs_embeds (float); found {found:?}"));
+            return Err(format!(
+                "{origin}: needs a tensor named input_ids (I64) or inputs_embeds (float); found {found:?}"
+            ));
         }
     }
     .map_err(|e| e.to_string())?;

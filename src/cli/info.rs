@@ -52,7 +52,8 @@ fn flops_per_position(cfg: &ModelConfig, n: usize) -> f64 {
     let bb = cfg.backbone().expect("sequence models have a backbone");
     let (d, m) = (bb.hidden_dim as f64, bb.modes.min(n / 2 + 1) as f64);
     let h = bb.block().ffn_width().unwrap_or(0) as f64;
-    let spectral = if bb.causal { 2.0 * 5.0 * d * (2.0 * nf).log2() + 8.0 * d } else { 8.0 * m * d * d / nf + 5.0 * d * log_n };
+    let spectral =
+        if bb.causal { 2.0 * 5.0 * d * (2.0 * nf).log2() + 8.0 * d } else { 8.0 * m * d * d / nf + 5.0 * d * log_n };
     let per_block = 2.0 * d * d + 4.0 * d * h + spectral + 30.0 * d;
     let head = match cfg {
         ModelConfig::Decoder(c) => 2.0 * d * c.vocab_size as f64,

@@ -82,7 +82,9 @@ impl FromStr for Activation {
             other => {
                 return Err(LayerError::config(
                     "activation",
-                    format!("unknown activation {other:?}; expected gelu, relu, silu, swish, tanh, sigmoid or identity"),
+                    format!(
+                        "unknown activation {other:?}; expected gelu, relu, silu, swish, tanh, sigmoid or identity"
+                    ),
                 ))
             }
         })
@@ -95,7 +97,14 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_unknown_is_an_error() {
-        for a in [Activation::Gelu, Activation::Relu, Activation::Silu, Activation::Tanh, Activation::Sigmoid, Activation::Identity] {
+        for a in [
+            Activation::Gelu,
+            Activation::Relu,
+            Activation::Silu,
+            Activation::Tanh,
+            Activation::Sigmoid,
+            Activation::Identity,
+        ] {
             assert_eq!(a.name().parse::<Activation>().unwrap(), a);
         }
         assert_eq!("swish".parse::<Activation>().unwrap(), Activation::Silu);

@@ -159,4 +159,3 @@ impl<T: FftFloat> Module<T> for FNOBlock<T> {
         }
     }
 }
-

@@ -34,7 +34,10 @@ impl<T: FftFloat> FourierNeuralOperator<T> {
         rng: &mut Rng,
     ) -> Result<Self> {
         if !use_spectral_conv && !use_linear {
-            return Err(LayerError::config("use_spectral_conv", "at least one of use_spectral_conv and use_linear must be true"));
+            return Err(LayerError::config(
+                "use_spectral_conv",
+                "at least one of use_spectral_conv and use_linear must be true",
+            ));
         }
         let spectral_conv =
             if use_spectral_conv { Some(SpectralConv1d::new(hidden_dim, hidden_dim, modes, rng)?) } else { None };
@@ -44,7 +47,13 @@ impl<T: FftFloat> FourierNeuralOperator<T> {
 
     /// The exactly causal variant: a [`CausalSpectralConv1d`] with a kernel window of `period`
     /// positions, plus the pointwise path.
-    pub fn causal(hidden_dim: usize, modes: usize, period: usize, activation: Activation, rng: &mut Rng) -> Result<Self> {
+    pub fn causal(
+        hidden_dim: usize,
+        modes: usize,
+        period: usize,
+        activation: Activation,
+        rng: &mut Rng,
+    ) -> Result<Self> {
         let causal_conv = Some(CausalSpectralConv1d::new(hidden_dim, modes, period, rng)?);
         let linear = Some(PointwiseConv::new(hidden_dim, hidden_dim, rng));
         Ok(FourierNeuralOperator { spectral_conv: None, causal_conv, linear, activation })
@@ -94,4 +103,3 @@ impl<T: FftFloat> Module<T> for FourierNeuralOperator<T> {
         }
     }
 }
-

@@ -28,7 +28,9 @@ impl FromStr for Pooling {
             "cls" => Ok(Pooling::Cls),
             "mean" => Ok(Pooling::Mean),
             "max" => Ok(Pooling::Max),
-            other => Err(LayerError::config("pooling", format!("unknown pooling {other:?}; expected cls, mean or max"))),
+            other => {
+                Err(LayerError::config("pooling", format!("unknown pooling {other:?}; expected cls, mean or max")))
+            }
         }
     }
 }

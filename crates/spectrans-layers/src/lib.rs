@@ -23,11 +23,11 @@ mod embedding;
 mod error;
 pub mod fft;
 mod fno;
+mod heads;
 pub mod init;
 mod linear;
 mod module;
 mod norm;
-mod heads;
 mod positional;
 pub mod spectral;
 

@@ -62,7 +62,10 @@ fn affine<T: Float>(
     in_dim: usize,
 ) -> Result<Tensor<T>> {
     if x.rank() == 0 || x.shape()[x.rank() - 1] != in_dim {
-        return Err(LayerError::input(layer, format!("expected last axis of size {in_dim}, got shape {:?}", x.shape())));
+        return Err(LayerError::input(
+            layer,
+            format!("expected last axis of size {in_dim}, got shape {:?}", x.shape()),
+        ));
     }
     let w = ctx.param(weight);
     let w = if w.rank() == 3 { w.reshape(&w.shape()[..2])? } else { w };

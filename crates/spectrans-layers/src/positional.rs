@@ -64,7 +64,10 @@ impl<T: Float> PositionalEncoding<T> {
     pub fn new(kind: PositionalKind, dim: usize, max_len: usize, rng: &mut Rng) -> Result<Option<Self>> {
         let even = |name: &str| {
             if dim % 2 == 1 {
-                Err(LayerError::config("hidden_dim", format!("{name} positional encoding needs an even hidden_dim, got {dim}")))
+                Err(LayerError::config(
+                    "hidden_dim",
+                    format!("{name} positional encoding needs an even hidden_dim, got {dim}"),
+                ))
             } else {
                 Ok(())
             }
@@ -108,7 +111,10 @@ impl<T: Float> PositionalEncoding<T> {
     /// ```
     pub fn forward(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
         if x.rank() != 3 {
-            return Err(LayerError::input("PositionalEncoding", format!("expected (B, N, D), got shape {:?}", x.shape())));
+            return Err(LayerError::input(
+                "PositionalEncoding",
+                format!("expected (B, N, D), got shape {:?}", x.shape()),
+            ));
         }
         let (n, d) = (x.shape()[1], x.shape()[2]);
         match self {
@@ -127,7 +133,10 @@ impl<T: Float> PositionalEncoding<T> {
             PositionalEncoding::Rotary { inv_freq } => {
                 let half = inv_freq.shape()[0];
                 if d != 2 * half {
-                    return Err(LayerError::input("PositionalEncoding", format!("rotary encoding of width {} got shape {:?}", 2 * half, x.shape())));
+                    return Err(LayerError::input(
+                        "PositionalEncoding",
+                        format!("rotary encoding of width {} got shape {:?}", 2 * half, x.shape()),
+                    ));
                 }
                 let inv = inv_freq.value();
                 let (mut cos, mut sin) = (Vec::with_capacity(n * d), Vec::with_capacity(n * d));
@@ -154,7 +163,10 @@ impl<T: Float> PositionalEncoding<T> {
 
 fn check_table(kind: &str, n: usize, d: usize, len: usize, width: usize) -> Result<()> {
     if d != width {
-        return Err(LayerError::input("PositionalEncoding", format!("{kind} table has width {width}, input has hidden size {d}")));
+        return Err(LayerError::input(
+            "PositionalEncoding",
+            format!("{kind} table has width {width}, input has hidden size {d}"),
+        ));
     }
     if n > len {
         return Err(LayerError::input(

@@ -54,7 +54,13 @@ impl<T: FftFloat> Backbone<T> {
         let blocks = (0..cfg.num_layers)
             .map(|_| FNOBlock::new(&block_cfg, rng).map(Arc::new))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(Backbone { embedding, positional_encoding, blocks, final_norm: LayerNorm::new(d, 1e-12), config: cfg.clone() })
+        Ok(Backbone {
+            embedding,
+            positional_encoding,
+            blocks,
+            final_norm: LayerNorm::new(d, 1e-12),
+            config: cfg.clone(),
+        })
     }
 
     /// Hidden states after the final norm.
@@ -66,7 +72,9 @@ impl<T: FftFloat> Backbone<T> {
         let h = match input {
             Input::Ids { ids, batch, len } => {
                 let Some(emb) = &self.embedding else {
-                    return Err(ModelError::Input("this model has no embedding layer but input_ids was provided".into()));
+                    return Err(ModelError::Input(
+                        "this model has no embedding layer but input_ids was provided".into(),
+                    ));
                 };
                 if batch == 0 || len == 0 {
                     return Err(ModelError::Input(format!("empty input: input_ids of shape [{batch}, {len}]")));

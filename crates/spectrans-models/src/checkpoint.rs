@@ -33,7 +33,9 @@ pub fn load_state<T: Float, M: Module<T> + ?Sized>(model: &M, file: &TensorFile<
     let mut assign = Vec::new();
     let params = model.named_parameters();
     let buffers = model.named_buffers();
-    for (name, p, required) in params.iter().map(|(n, p)| (n, p, true)).chain(buffers.iter().map(|(n, p)| (n, p, false))) {
+    for (name, p, required) in
+        params.iter().map(|(n, p)| (n, p, true)).chain(buffers.iter().map(|(n, p)| (n, p, false)))
+    {
         known.insert(name.clone());
         match file.floats.get(name) {
             None if file.ints.contains_key(name) => {
@@ -87,9 +89,12 @@ pub struct Loaded<T: FftFloat> {
 /// Reads and validates `dir/config.json`.
 pub fn read_config(dir: &Path) -> Result<ModelConfig> {
     let path = dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io { path: path.display().to_string(), source })?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|source| ModelError::Io { path: path.display().to_string(), source })?;
     ModelConfig::from_json(&text).map_err(|e| match e {
-        ModelError::Config { field, reason } => ModelError::Config { field, reason: format!("{reason} (in {})", path.display()) },
+        ModelError::Config { field, reason } => {
+            ModelError::Config { field, reason: format!("{reason} (in {})", path.display()) }
+        }
         other => other,
     })
 }
@@ -134,7 +139,8 @@ pub fn save_folder<T: FftFloat>(model: &Model<T>, dir: &Path) -> Result<()> {
     write_atomic(&dir.join(CONFIG_FILE), model.config().to_json().as_bytes())?;
     let mut tensors: Vec<(String, _)> = model.named_parameters().into_iter().map(|(n, p)| (n, p.value())).collect();
     tensors.extend(model.named_buffers().into_iter().map(|(n, b)| (n, b.value())));
-    let meta = HashMap::from([("format".to_string(), FORMAT.to_string()), ("dtype".to_string(), T::DTYPE.name().to_string())]);
+    let meta =
+        HashMap::from([("format".to_string(), FORMAT.to_string()), ("dtype".to_string(), T::DTYPE.name().to_string())]);
     let bytes = serialize_tensors(&tensors, &[], T::DTYPE, meta)?;
     write_atomic(&dir.join(WEIGHTS_FILE), &bytes)
 }

@@ -194,14 +194,16 @@ impl ModelConfig {
     /// # Ok::<(), spectrans_models::ModelError>(())
     /// ```
     pub fn from_json(text: &str) -> Result<Self> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| ModelError::config("config.json", format!("not valid JSON: {e}")))?;
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| ModelError::config("config.json", format!("not valid JSON: {e}")))?;
         let serde_json::Value::Object(mut map) = value else {
             return Err(ModelError::config("config.json", "must be a JSON object"));
         };
         let kind = match map.remove("model_type") {
             Some(serde_json::Value::String(s)) => s,
-            Some(other) => return Err(ModelError::config("model_type", format!("must be a string ({MODEL_TYPES}), got {other}"))),
+            Some(other) => {
+                return Err(ModelError::config("model_type", format!("must be a string ({MODEL_TYPES}), got {other}")))
+            }
             None => return Err(ModelError::config("model_type", format!("missing; expected {MODEL_TYPES}"))),
         };
         let cfg = match kind.as_str() {
@@ -209,7 +211,12 @@ impl ModelConfig {
             "fno_encoder" => ModelConfig::Encoder(parse_fields(map, &kind)?),
             "fno_decoder" => ModelConfig::Decoder(parse_fields(map, &kind)?),
             "fno_operator" => ModelConfig::Operator(parse_fields(map, &kind)?),
-            other => return Err(ModelError::config("model_type", format!("unknown model type {other:?}; expected {MODEL_TYPES}"))),
+            other => {
+                return Err(ModelError::config(
+                    "model_type",
+                    format!("unknown model type {other:?}; expected {MODEL_TYPES}"),
+                ))
+            }
         };
         cfg.validate()?;
         Ok(cfg)
@@ -259,7 +266,11 @@ impl ModelConfig {
                     if s * s != c.max_sequence_length {
                         return Err(ModelError::config(
                             "max_sequence_length",
-                            format!("must equal spatial_dim² = {} when use_2d is true, got {}", s * s, c.max_sequence_length),
+                            format!(
+                                "must equal spatial_dim² = {} when use_2d is true, got {}",
+                                s * s,
+                                c.max_sequence_length
+                            ),
                         ));
                     }
                 }
@@ -327,7 +338,10 @@ impl ModelConfig {
 /// Deserialises the fields of one model's configuration. The error names the field at fault:
 /// serde names unknown, missing and duplicate fields itself; for a value of the wrong JSON type
 /// it does not, so each field is then tried alone to find the one that fails.
-fn parse_fields<C: serde::de::DeserializeOwned>(map: serde_json::Map<String, serde_json::Value>, kind: &str) -> Result<C> {
+fn parse_fields<C: serde::de::DeserializeOwned>(
+    map: serde_json::Map<String, serde_json::Value>,
+    kind: &str,
+) -> Result<C> {
     let err = match serde_json::from_value(serde_json::Value::Object(map.clone())) {
         Ok(c) => return Ok(c),
         Err(e) => e.to_string(),
@@ -401,7 +415,10 @@ impl BackboneConfig {
             return Err(ModelError::config("modes", "must be at least 1"));
         }
         if !self.mlp_ratio.is_finite() || self.mlp_ratio <= 0.0 {
-            return Err(ModelError::config("mlp_ratio", format!("must be a finite number > 0, got {}", self.mlp_ratio)));
+            return Err(ModelError::config(
+                "mlp_ratio",
+                format!("must be a finite number > 0, got {}", self.mlp_ratio),
+            ));
         }
         positive("ffn_hidden_dim", self.ffn_hidden_dim)?;
         if !(0.0..=1.0).contains(&self.dropout) || self.dropout.is_nan() {
@@ -411,7 +428,10 @@ impl BackboneConfig {
         if matches!(kind, PositionalKind::Sinusoidal | PositionalKind::Rotary) && self.hidden_dim % 2 == 1 {
             return Err(ModelError::config(
                 "hidden_dim",
-                format!("{} positional encoding needs an even hidden_dim, got {}", self.positional_encoding_type, self.hidden_dim),
+                format!(
+                    "{} positional encoding needs an even hidden_dim, got {}",
+                    self.positional_encoding_type, self.hidden_dim
+                ),
             ));
         }
         Ok(())

@@ -33,7 +33,10 @@ impl Sampling {
 
     fn validate(&self) -> Result<()> {
         if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
-            return Err(ModelError::config("temperature", format!("must be finite and >= 0, got {}", self.temperature)));
+            return Err(ModelError::config(
+                "temperature",
+                format!("must be finite and >= 0, got {}", self.temperature),
+            ));
         }
         if self.top_k == Some(0) {
             return Err(ModelError::config("top_k", "must be at least 1"));
@@ -48,9 +51,8 @@ impl Sampling {
 
     /// Picks a token from `logits`.
     pub fn pick(&self, logits: &[f64], rng: &mut Rng) -> usize {
-        let argmax = || {
-            logits.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0
-        };
+        let argmax =
+            || logits.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0;
         if self.temperature == 0.0 {
             return argmax();
         }

@@ -41,7 +41,8 @@ pub fn parse_tensors<T: Float>(bytes: &[u8], origin: &str) -> Result<TensorFile<
         let data = view.data();
         match view.dtype() {
             Dtype::F32 => {
-                let v = data.chunks_exact(4).map(|c| T::of(f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)).collect();
+                let v =
+                    data.chunks_exact(4).map(|c| T::of(f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)).collect();
                 out.floats.insert(name, Tensor::from_vec(v, &shape)?);
             }
             Dtype::F64 => {
@@ -56,10 +57,17 @@ pub fn parse_tensors<T: Float>(bytes: &[u8], origin: &str) -> Result<TensorFile<
                 out.ints.insert(name, (shape, v));
             }
             Dtype::I32 => {
-                let v = data.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().expect("chunks of 4")) as i64).collect();
+                let v = data
+                    .chunks_exact(4)
+                    .map(|c| i32::from_le_bytes(c.try_into().expect("chunks of 4")) as i64)
+                    .collect();
                 out.ints.insert(name, (shape, v));
             }
-            other => return Err(bad(format!("tensor {name:?} has unsupported dtype {other:?} (expected F32, F64, I64 or I32)"))),
+            other => {
+                return Err(bad(format!(
+                    "tensor {name:?} has unsupported dtype {other:?} (expected F32, F64, I64 or I32)"
+                )))
+            }
         }
     }
     Ok(out)
@@ -90,7 +98,8 @@ pub fn serialize_tensors<T: Float>(
             .map_err(|e| ModelError::checkpoint(name.clone(), format!("cannot serialise: {e}")))?;
         views.push((name.clone(), view));
     }
-    safetensors::serialize(views, Some(metadata)).map_err(|e| ModelError::checkpoint("<memory>", format!("cannot serialise: {e}")))
+    safetensors::serialize(views, Some(metadata))
+        .map_err(|e| ModelError::checkpoint("<memory>", format!("cannot serialise: {e}")))
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename.

@@ -76,7 +76,10 @@ impl FnoOperatorConfig {
             "linear" => Ok(1),
             "periodic" => Ok(2),
             "none" => Ok(0),
-            other => Err(ModelError::config("grid", format!("unknown grid encoding {other:?}; expected linear, periodic or none"))),
+            other => Err(ModelError::config(
+                "grid",
+                format!("unknown grid encoding {other:?}; expected linear, periodic or none"),
+            )),
         }
     }
 
@@ -221,7 +224,14 @@ mod tests {
 
     #[test]
     fn resolution_agnostic_on_band_limited_inputs() {
-        let cfg = FnoOperatorConfig { width: 12, modes: 8, num_layers: 3, projection_dim: 16, grid: "periodic".into(), ..Default::default() };
+        let cfg = FnoOperatorConfig {
+            width: 12,
+            modes: 8,
+            num_layers: 3,
+            projection_dim: 16,
+            grid: "periodic".into(),
+            ..Default::default()
+        };
         let op = FNOOperator::<f64>::new(&cfg, 3).unwrap();
         let ctx = Ctx::inference();
         let coarse = op.forward(&ctx, &band_limited(128)).unwrap();
@@ -255,7 +265,9 @@ mod tests {
         assert!(op.forward(&Ctx::inference(), &Tensor::ones(&[0, 8, 1])).is_err());
         let e = FNOOperator::<f32>::new(&FnoOperatorConfig { width: 0, ..Default::default() }, 0).err().unwrap();
         assert!(e.to_string().contains("width"));
-        let e = FNOOperator::<f32>::new(&FnoOperatorConfig { grid: "polar".into(), ..Default::default() }, 0).err().unwrap();
+        let e = FNOOperator::<f32>::new(&FnoOperatorConfig { grid: "polar".into(), ..Default::default() }, 0)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("grid"));
     }
 }

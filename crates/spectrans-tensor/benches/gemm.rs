@@ -21,21 +21,11 @@ use spectrans_tensor::{Rng, Tensor};
 
 /// Threads for every candidate: 2, or `GEMM_BENCH_THREADS`.
 fn threads() -> usize {
-    std::env::var("GEMM_BENCH_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2)
+    std::env::var("GEMM_BENCH_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(2)
 }
 const ROWS: [usize; 3] = [1024, 4096, 8192];
-const INNER_OUTER: [(usize, usize); 7] = [
-    (64, 64),
-    (128, 128),
-    (256, 256),
-    (256, 512),
-    (512, 512),
-    (512, 1024),
-    (1024, 1024),
-];
+const INNER_OUTER: [(usize, usize); 7] =
+    [(64, 64), (128, 128), (256, 256), (256, 512), (512, 512), (512, 1024), (1024, 1024)];
 /// Timing budget per measurement (after one warm-up call), and the run-count bounds.
 const BUDGET: Duration = Duration::from_millis(250);
 const MIN_RUNS: usize = 5;
@@ -154,11 +144,7 @@ fn run_gemm_crate(c: &Case, dst: &mut [f32]) {
             false,
             false,
             false,
-            if threads() > 1 {
-                gemm::Parallelism::Rayon(threads())
-            } else {
-                gemm::Parallelism::None
-            },
+            if threads() > 1 { gemm::Parallelism::Rayon(threads()) } else { gemm::Parallelism::None },
         );
     }
 }
@@ -187,30 +173,21 @@ fn run_matrixmultiply(c: &Case, dst: &mut [f32]) {
 }
 
 fn run_ours(c: &Case) -> Tensor<f32> {
-    c.lhs
-        .matmul_t(&c.rhs, c.trans.0, c.trans.1)
-        .expect("shapes agree")
+    c.lhs.matmul_t(&c.rhs, c.trans.0, c.trans.1).expect("shapes agree")
 }
 
 fn main() {
     // matrixmultiply reads its thread count once, on first use.
     std::env::set_var("MATMUL_NUM_THREADS", threads().to_string());
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads())
-        .build_global()
-        .expect("rayon pool is set once");
-    let wanted = std::env::var("GEMM_BENCH_CANDIDATES")
-        .unwrap_or_else(|_| "gemm,matrixmultiply,ours".into());
+    rayon::ThreadPoolBuilder::new().num_threads(threads()).build_global().expect("rayon pool is set once");
+    let wanted = std::env::var("GEMM_BENCH_CANDIDATES").unwrap_or_else(|_| "gemm,matrixmultiply,ours".into());
     let wanted: Vec<String> = wanted.split(',').map(str::to_owned).collect();
     let mut rng = Rng::seed(7);
     if std::env::args().any(|a| a == "--serve") {
         // driven by benches/torch/compare_gemm.py: one "rows inner outer" line in, results + "done" out
         for line in std::io::stdin().lines() {
             let line = line.expect("stdin is readable");
-            let v: Vec<usize> = line
-                .split_whitespace()
-                .map(|t| t.parse().expect("three integers"))
-                .collect();
+            let v: Vec<usize> = line.split_whitespace().map(|t| t.parse().expect("three integers")).collect();
             if let [rows, inner, outer] = v[..] {
                 bench_shape(rows, inner, outer, &wanted, &mut rng);
             }
@@ -218,11 +195,7 @@ fn main() {
         }
         return;
     }
-    let rows_list: &[usize] = if std::env::var_os("GEMM_BENCH_QUICK").is_some() {
-        &ROWS[..1]
-    } else {
-        &ROWS
-    };
+    let rows_list: &[usize] = if std::env::var_os("GEMM_BENCH_QUICK").is_some() { &ROWS[..1] } else { &ROWS };
     for &rows in rows_list {
         for &(inner, outer) in &INNER_OUTER {
             bench_shape(rows, inner, outer, &wanted, &mut rng);
@@ -232,11 +205,7 @@ fn main() {
 
 /// Times every wanted candidate on the three variants of one shape, printing a JSON line each.
 fn bench_shape(rows: usize, inner: usize, outer: usize, wanted: &[String], rng: &mut Rng) {
-    let kernel = if cfg!(feature = "avx512") {
-        "gemm+x86-v4"
-    } else {
-        "gemm"
-    };
+    let kernel = if cfg!(feature = "avx512") { "gemm+x86-v4" } else { "gemm" };
     for variant in [Variant::Nn, Variant::Nt, Variant::Tn] {
         let c = Case::new(variant, rows, inner, outer, rng);
         let mut dst = vec![0.0f32; c.m * c.n];
@@ -276,17 +245,6 @@ fn bench_shape(rows: usize, inner: usize, outer: usize, wanted: &[String], rng: 
 /// Guards against a candidate computing something else (wrong strides): relative L∞ error.
 fn check_close(got: &[f32], want: &[f32], cand: &str, c: &Case) {
     let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
-    let err = got
-        .iter()
-        .zip(want)
-        .fold(0.0f32, |m, (g, w)| m.max((g - w).abs()));
-    assert!(
-        err / scale < 1e-3,
-        "{cand} {} {}x{}x{}: relative error {}",
-        c.variant.name(),
-        c.m,
-        c.k,
-        c.n,
-        err / scale
-    );
+    let err = got.iter().zip(want).fold(0.0f32, |m, (g, w)| m.max((g - w).abs()));
+    assert!(err / scale < 1e-3, "{cand} {} {}x{}x{}: relative error {}", c.variant.name(), c.m, c.k, c.n, err / scale);
 }

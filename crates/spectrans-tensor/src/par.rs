@@ -21,11 +21,7 @@ pub fn map<T: Copy + Send + Sync, U: Send + Default + Copy>(a: &[T], f: impl Fn(
 }
 
 /// `out[i] = f(a[i], b[i])` for equal-length slices.
-pub fn zip<T: Copy + Send + Sync, U: Send + Default + Copy>(
-    a: &[T],
-    b: &[T],
-    f: impl Fn(T, T) -> U + Sync,
-) -> Vec<U> {
+pub fn zip<T: Copy + Send + Sync, U: Send + Default + Copy>(a: &[T], b: &[T], f: impl Fn(T, T) -> U + Sync) -> Vec<U> {
     debug_assert_eq!(a.len(), b.len());
     let mut out = vec![U::default(); a.len()];
     if a.len() < PAR_THRESHOLD {
@@ -55,15 +51,13 @@ pub fn zip3<T: Copy + Send + Sync, U: Send + Default + Copy>(
             *o = f(x, y, z);
         }
     } else {
-        out.par_chunks_mut(CHUNK)
-            .zip(a.par_chunks(CHUNK))
-            .zip(b.par_chunks(CHUNK))
-            .zip(c.par_chunks(CHUNK))
-            .for_each(|(((o, x), y), z)| {
+        out.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK)).zip(b.par_chunks(CHUNK)).zip(c.par_chunks(CHUNK)).for_each(
+            |(((o, x), y), z)| {
                 for (((o, &x), &y), &z) in o.iter_mut().zip(x).zip(y).zip(z) {
                     *o = f(x, y, z);
                 }
-            });
+            },
+        );
     }
     out
 }

@@ -70,9 +70,7 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
 pub fn broadcast_strides(src: &[usize], dst: &[usize]) -> Vec<usize> {
     let s = strides(src);
     let off = dst.len() - src.len();
-    (0..dst.len())
-        .map(|i| if i < off || src[i - off] == 1 { 0 } else { s[i - off] })
-        .collect()
+    (0..dst.len()).map(|i| if i < off || src[i - off] == 1 { 0 } else { s[i - off] }).collect()
 }
 
 /// Calls `f(out_index, a_index, b_index)` for every element of `out_shape`, reading `a` and `b`

@@ -123,7 +123,9 @@ impl<T: Float> Tape<T> {
         for x in inputs {
             ids.push(match &x.node {
                 Some(n) if n.tape.same(self) => Some(n.id),
-                Some(_) => return Err(TensorError::Tape(format!("{}: inputs come from different tapes", backward.name()))),
+                Some(_) => {
+                    return Err(TensorError::Tape(format!("{}: inputs come from different tapes", backward.name())))
+                }
                 None => None,
             });
         }
@@ -442,12 +444,8 @@ where
 
     fn backward(&self, grad_output: &Tensor<T>, needs: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
         let inner = Tape::new();
-        let leaves: Vec<Option<Parameter<T>>> = self
-            .inputs
-            .iter()
-            .zip(needs)
-            .map(|(x, &n)| n.then(|| Parameter::new(x.clone())))
-            .collect();
+        let leaves: Vec<Option<Parameter<T>>> =
+            self.inputs.iter().zip(needs).map(|(x, &n)| n.then(|| Parameter::new(x.clone()))).collect();
         let watched: Vec<Tensor<T>> = leaves
             .iter()
             .zip(&self.inputs)

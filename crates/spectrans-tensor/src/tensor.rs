@@ -86,10 +86,7 @@ impl<T: Float> Tensor<T> {
 
     /// Independent draws from U[low, high), reproducible from `rng`.
     pub fn rand_uniform(shape: &[usize], low: f64, high: f64, rng: &mut Rng) -> Self {
-        Self::from_parts(
-            (0..numel(shape)).map(|_| T::of(low + (high - low) * rng.uniform())).collect(),
-            shape.to_vec(),
-        )
+        Self::from_parts((0..numel(shape)).map(|_| T::of(low + (high - low) * rng.uniform())).collect(), shape.to_vec())
     }
 
     /// A constant tensor copied from an `ndarray` array (any layout).

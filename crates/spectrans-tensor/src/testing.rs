@@ -28,11 +28,7 @@ pub fn analytic_gradients<T: Float>(
     if out.is_tracked() {
         out.backward_with(&r)?;
     }
-    let grads = params
-        .iter()
-        .zip(inputs)
-        .map(|(p, x)| p.grad().unwrap_or_else(|| Tensor::zeros(x.shape())))
-        .collect();
+    let grads = params.iter().zip(inputs).map(|(p, x)| p.grad().unwrap_or_else(|| Tensor::zeros(x.shape()))).collect();
     Ok((out.detach(), r, grads))
 }
 
@@ -43,7 +39,11 @@ fn dot<T: Float>(a: &Tensor<T>, b: &Tensor<T>) -> f64 {
 /// Largest relative difference between analytic gradients (tape) and central finite differences
 /// (step `h`) of `⟨f(inputs), r⟩`, over every element of every input. The difference is relative to
 /// the largest gradient magnitude of the same input (absolute when that is below 1).
-pub fn gradient_error(inputs: &[Tensor<f64>], f: impl Fn(&[Tensor<f64>]) -> Result<Tensor<f64>>, h: f64) -> Result<f64> {
+pub fn gradient_error(
+    inputs: &[Tensor<f64>],
+    f: impl Fn(&[Tensor<f64>]) -> Result<Tensor<f64>>,
+    h: f64,
+) -> Result<f64> {
     let (_, r, grads) = analytic_gradients(inputs, &f, 12345)?;
     let mut worst = 0.0f64;
     for (i, x) in inputs.iter().enumerate() {
@@ -70,7 +70,10 @@ pub fn gradient_error(inputs: &[Tensor<f64>], f: impl Fn(&[Tensor<f64>]) -> Resu
 pub fn assert_gradients(inputs: &[Tensor<f64>], f: impl Fn(&[Tensor<f64>]) -> Result<Tensor<f64>>) {
     let err = gradient_error(inputs, f, 1e-6).expect("the function under test failed");
     let shapes: Vec<&[usize]> = inputs.iter().map(|x| x.shape()).collect();
-    assert!(err <= 1e-6, "finite-difference gradient check failed: relative error {err:.3e} for input shapes {shapes:?}");
+    assert!(
+        err <= 1e-6,
+        "finite-difference gradient check failed: relative error {err:.3e} for input shapes {shapes:?}"
+    );
 }
 
 /// Relative mismatch of the dot-product test ⟨A x, y⟩ = ⟨x, Aᵀ y⟩ for a linear map `f`, where Aᵀ y
@@ -99,14 +102,19 @@ mod strategies {
 
     /// A shape and a second shape that broadcasts against it (some axes 1, some dropped).
     pub fn shapes_broadcasting_with(max_rank: usize) -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
-        small_shape(max_rank).prop_flat_map(|s| {
-            let n = s.len();
-            (Just(s), prop::collection::vec(any::<bool>(), n), 0..=n, any::<bool>())
-        })
-        .prop_map(|(s, ones, drop, swap)| {
-            let b: Vec<usize> = s.iter().zip(&ones).map(|(&d, &one)| if one { 1 } else { d }).skip(drop).collect();
-            if swap { (b, s) } else { (s, b) }
-        })
+        small_shape(max_rank)
+            .prop_flat_map(|s| {
+                let n = s.len();
+                (Just(s), prop::collection::vec(any::<bool>(), n), 0..=n, any::<bool>())
+            })
+            .prop_map(|(s, ones, drop, swap)| {
+                let b: Vec<usize> = s.iter().zip(&ones).map(|(&d, &one)| if one { 1 } else { d }).skip(drop).collect();
+                if swap {
+                    (b, s)
+                } else {
+                    (s, b)
+                }
+            })
     }
 }
 
@@ -127,8 +135,12 @@ mod tests {
             }
         }
         let x = tensor_from::<f64>(&[3], 1, -1.0, 1.0);
-        let err = gradient_error(std::slice::from_ref(&x), |v| Tensor::from_op(v[0].mul_scalar(2.0).detach(), &[&v[0]], Wrong), 1e-6)
-            .unwrap();
+        let err = gradient_error(
+            std::slice::from_ref(&x),
+            |v| Tensor::from_op(v[0].mul_scalar(2.0).detach(), &[&v[0]], Wrong),
+            1e-6,
+        )
+        .unwrap();
         assert!(err > 1e-3, "a wrong gradient must be detected, got {err}");
         let err = adjoint_error(&x, |v| Tensor::from_op(v.mul_scalar(2.0).detach(), &[v], Wrong)).unwrap();
         assert!(err > 1e-3);

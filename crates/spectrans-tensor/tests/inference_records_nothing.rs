@@ -49,12 +49,7 @@ fn blocks_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
 
 /// The six-op chain `matmul_t → add bias → gelu → matmul_t → tanh → sum` on whatever tensors it
 /// is given (constants or watched parameters), with the heap blocks each op requested.
-fn mlp(
-    x: &Tensor<f32>,
-    w1: &Tensor<f32>,
-    b1: &Tensor<f32>,
-    w2: &Tensor<f32>,
-) -> (Tensor<f32>, [usize; 6]) {
+fn mlp(x: &Tensor<f32>, w1: &Tensor<f32>, b1: &Tensor<f32>, w2: &Tensor<f32>) -> (Tensor<f32>, [usize; 6]) {
     let (h, a) = blocks_during(|| x.matmul_t(w1, false, true).unwrap());
     let (h, b) = blocks_during(|| h.add(b1).unwrap());
     let (h, c) = blocks_during(|| h.gelu().unwrap());
@@ -102,18 +97,13 @@ fn inference_on_constants_records_nothing_and_allocates_only_outputs() {
         let [pw1, pb1, pw2] = params.each_ref().map(|p| tape.watch(p));
         let (yt, tracked) = mlp(&x, &pw1, &pb1, &pw2);
         assert!(yt.is_tracked());
-        assert_eq!(
-            tape.len(),
-            3 + constant.len(),
-            "three watched leaves and one node per op"
-        );
-        assert_eq!(
-            yt.item().unwrap(),
-            y.item().unwrap(),
-            "recording must not change the value"
-        );
+        assert_eq!(tape.len(), 3 + constant.len(), "three watched leaves and one node per op");
+        assert_eq!(yt.item().unwrap(), y.item().unwrap(), "recording must not change the value");
         for (op, (c, t)) in constant.iter().zip(&tracked).enumerate() {
-            assert!(c < t, "op {op}: constants {c} blocks should be fewer than tracked {t}: {constant:?} vs {tracked:?}");
+            assert!(
+                c < t,
+                "op {op}: constants {c} blocks should be fewer than tracked {t}: {constant:?} vs {tracked:?}"
+            );
         }
     }
 }

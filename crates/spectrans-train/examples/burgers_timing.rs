@@ -6,10 +6,7 @@ use std::time::Instant;
 use spectrans_train::data::{generate_with, BurgersSpec};
 
 fn main() -> Result<(), spectrans_train::TrainError> {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1200);
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1200);
     let spec = BurgersSpec::new(n, 8192, 1, 0);
     let start = Instant::now();
     let (u0, u1) = generate_with(&spec)?;

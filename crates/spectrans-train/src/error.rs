@@ -54,27 +54,17 @@ pub enum TrainError {
 impl TrainError {
     /// Shorthand for [`TrainError::Config`].
     pub fn config(owner: &'static str, field: &'static str, reason: impl Into<String>) -> Self {
-        TrainError::Config {
-            owner,
-            field,
-            reason: reason.into(),
-        }
+        TrainError::Config { owner, field, reason: reason.into() }
     }
 
     /// Shorthand for [`TrainError::Format`].
     pub fn format(file: impl Into<String>, reason: impl Into<String>) -> Self {
-        TrainError::Format {
-            file: file.into(),
-            reason: reason.into(),
-        }
+        TrainError::Format { file: file.into(), reason: reason.into() }
     }
 
     /// Shorthand for [`TrainError::Io`].
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        TrainError::Io {
-            path: path.into(),
-            source,
-        }
+        TrainError::Io { path: path.into(), source }
     }
 }
 

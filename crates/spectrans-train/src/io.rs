@@ -23,18 +23,10 @@ impl Blob {
     pub(crate) fn new<T: Float>(values: &[T], shape: &[usize]) -> Self {
         let mut bytes = Vec::with_capacity(std::mem::size_of_val(values));
         match T::DTYPE {
-            DType::F32 => values
-                .iter()
-                .for_each(|v| bytes.extend((v.as_f64() as f32).to_le_bytes())),
-            DType::F64 => values
-                .iter()
-                .for_each(|v| bytes.extend(v.as_f64().to_le_bytes())),
+            DType::F32 => values.iter().for_each(|v| bytes.extend((v.as_f64() as f32).to_le_bytes())),
+            DType::F64 => values.iter().for_each(|v| bytes.extend(v.as_f64().to_le_bytes())),
         }
-        Blob {
-            dtype: safetensors_dtype::<T>(),
-            shape: shape.to_vec(),
-            bytes,
-        }
+        Blob { dtype: safetensors_dtype::<T>(), shape: shape.to_vec(), bytes }
     }
 }
 
@@ -72,10 +64,7 @@ pub(crate) fn serialize(
 }
 
 /// Parses a safetensors buffer, mapping any corruption to [`TrainError::Format`] naming `file`.
-pub(crate) fn deserialize<'a>(
-    bytes: &'a [u8],
-    file: &str,
-) -> Result<(SafeTensors<'a>, HashMap<String, String>)> {
+pub(crate) fn deserialize<'a>(bytes: &'a [u8], file: &str) -> Result<(SafeTensors<'a>, HashMap<String, String>)> {
     let tensors = SafeTensors::deserialize(bytes)
         .map_err(|e| TrainError::format(file, format!("not a valid safetensors file: {e}")))?;
     let (_, meta) = SafeTensors::read_metadata(bytes)
@@ -90,37 +79,25 @@ pub(crate) fn read_tensor<T: Float>(
     shape: &[usize],
     file: &str,
 ) -> Result<Vec<T>> {
-    let view: TensorView<'_> = tensors
-        .tensor(name)
-        .map_err(|e| TrainError::format(file, format!("tensor `{name}`: {e}")))?;
+    let view: TensorView<'_> =
+        tensors.tensor(name).map_err(|e| TrainError::format(file, format!("tensor `{name}`: {e}")))?;
     if view.shape() != shape {
         return Err(TrainError::format(
             file,
-            format!(
-                "tensor `{name}` has shape {:?}, expected {shape:?}",
-                view.shape()
-            ),
+            format!("tensor `{name}` has shape {:?}, expected {shape:?}", view.shape()),
         ));
     }
     let data = view.data();
     let out = match view.dtype() {
-        Dtype::F32 => data
-            .chunks_exact(4)
-            .map(|c| T::of(f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64))
-            .collect(),
+        Dtype::F32 => {
+            data.chunks_exact(4).map(|c| T::of(f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)).collect()
+        }
         Dtype::F64 => data
             .chunks_exact(8)
-            .map(|c| {
-                T::of(f64::from_le_bytes([
-                    c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
-                ]))
-            })
+            .map(|c| T::of(f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])))
             .collect(),
         other => {
-            return Err(TrainError::format(
-                file,
-                format!("tensor `{name}` has dtype {other:?}, expected F32 or F64"),
-            ))
+            return Err(TrainError::format(file, format!("tensor `{name}` has dtype {other:?}, expected F32 or F64")))
         }
     };
     Ok(out)

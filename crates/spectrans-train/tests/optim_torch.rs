@@ -11,32 +11,17 @@ use spectrans_tensor::{Float, Parameter, Tape, Tensor};
 use spectrans_train::optim::*;
 use spectrans_train::TrainError;
 
-const P0: [&[f64]; 3] = [
-    &[0.5, -1.2, 2.0],
-    &[0.3, -0.7, 1.5, 0.1],
-    &[-2.0, 0.8, 0.05, -0.4],
-];
+const P0: [&[f64]; 3] = [&[0.5, -1.2, 2.0], &[0.3, -0.7, 1.5, 0.1], &[-2.0, 0.8, 0.05, -0.4]];
 const SHAPES: [&[usize]; 3] = [&[3], &[2, 2], &[4]];
-const TARGET: [&[f64]; 3] = [
-    &[1.0, 0.5, -1.0],
-    &[0.0, 1.0, -1.0, 2.0],
-    &[0.5, 0.5, 0.5, 0.5],
-];
-const CURV: [&[f64]; 3] = [
-    &[1.0, 2.0, 0.5],
-    &[4.0, 1.0, 2.0, 0.5],
-    &[1.0, 1.0, 2.0, 4.0],
-];
+const TARGET: [&[f64]; 3] = [&[1.0, 0.5, -1.0], &[0.0, 1.0, -1.0, 2.0], &[0.5, 0.5, 0.5, 0.5]];
+const CURV: [&[f64]; 3] = [&[1.0, 2.0, 0.5], &[4.0, 1.0, 2.0, 0.5], &[1.0, 1.0, 2.0, 4.0]];
 
 fn tensor<T: Float>(v: &[f64], shape: &[usize]) -> Tensor<T> {
     Tensor::from_vec(v.iter().map(|&x| T::of(x)).collect(), shape).unwrap()
 }
 
 fn params<T: Float>() -> Vec<Parameter<T>> {
-    P0.iter()
-        .zip(SHAPES)
-        .map(|(v, s)| Parameter::new(tensor(v, s)))
-        .collect()
+    P0.iter().zip(SHAPES).map(|(v, s)| Parameter::new(tensor(v, s))).collect()
 }
 
 /// Sets each gradient to c ⊙ (p − t) (exact in floating point: every c is a power of two) by
@@ -49,18 +34,9 @@ fn compute_grads<T: Float>(ps: &[Parameter<T>], skip: Option<usize>) {
         if Some(i) == skip {
             continue;
         }
-        let half_c = tensor::<T>(
-            &CURV[i].iter().map(|c| c / 2.0).collect::<Vec<_>>(),
-            SHAPES[i],
-        );
+        let half_c = tensor::<T>(&CURV[i].iter().map(|c| c / 2.0).collect::<Vec<_>>(), SHAPES[i]);
         let d = tape.watch(p).sub(&tensor(TARGET[i], SHAPES[i])).unwrap();
-        let term = d
-            .mul(&d)
-            .unwrap()
-            .mul(&half_c)
-            .unwrap()
-            .sum(&[], false)
-            .unwrap();
+        let term = d.mul(&d).unwrap().mul(&half_c).unwrap().sum(&[], false).unwrap();
         loss = Some(match loss {
             None => term,
             Some(l) => l.add(&term).unwrap(),
@@ -70,18 +46,10 @@ fn compute_grads<T: Float>(ps: &[Parameter<T>], skip: Option<usize>) {
 }
 
 fn flat<T: Float>(ps: &[Parameter<T>]) -> Vec<f64> {
-    ps.iter()
-        .flat_map(|p| p.value().to_vec())
-        .map(|v| v.as_f64())
-        .collect()
+    ps.iter().flat_map(|p| p.value().to_vec()).map(|v| v.as_f64()).collect()
 }
 
-fn run<T: Float>(
-    opt: &mut dyn Optimizer<T>,
-    ps: &[Parameter<T>],
-    skip_steps: &[usize],
-    steps: usize,
-) -> Vec<Vec<f64>> {
+fn run<T: Float>(opt: &mut dyn Optimizer<T>, ps: &[Parameter<T>], skip_steps: &[usize], steps: usize) -> Vec<Vec<f64>> {
     (0..steps)
         .map(|s| {
             compute_grads(ps, skip_steps.contains(&s).then_some(1));
@@ -125,155 +93,35 @@ fn cases<T: Float>() -> Vec<(&'static str, Factory<T>, &'static [usize])> {
         Box::new(Adam::new(ps, c).unwrap())
     }
     vec![
-        (
-            "sgd_plain",
-            |ps| {
-                sgd(
-                    ps,
-                    SgdConfig {
-                        lr: 0.1,
-                        ..Default::default()
-                    },
-                )
-            },
-            &[],
-        ),
-        (
-            "sgd_momentum",
-            |ps| {
-                sgd(
-                    ps,
-                    SgdConfig {
-                        lr: 0.1,
-                        momentum: 0.9,
-                        dampening: 0.1,
-                        ..Default::default()
-                    },
-                )
-            },
-            &[],
-        ),
+        ("sgd_plain", |ps| sgd(ps, SgdConfig { lr: 0.1, ..Default::default() }), &[]),
+        ("sgd_momentum", |ps| sgd(ps, SgdConfig { lr: 0.1, momentum: 0.9, dampening: 0.1, ..Default::default() }), &[]),
         (
             "sgd_nesterov",
             |ps| {
-                sgd(
-                    ps,
-                    SgdConfig {
-                        lr: 0.1,
-                        momentum: 0.9,
-                        nesterov: true,
-                        weight_decay: 0.01,
-                        ..Default::default()
-                    },
-                )
+                sgd(ps, SgdConfig { lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.01, ..Default::default() })
             },
             &[],
         ),
-        (
-            "sgd_weight_decay",
-            |ps| {
-                sgd(
-                    ps,
-                    SgdConfig {
-                        lr: 0.1,
-                        weight_decay: 0.05,
-                        ..Default::default()
-                    },
-                )
-            },
-            &[],
-        ),
-        (
-            "adam",
-            |ps| {
-                adam(
-                    ps,
-                    AdamConfig {
-                        lr: 0.01,
-                        ..Default::default()
-                    },
-                )
-            },
-            &[],
-        ),
-        (
-            "adam_weight_decay",
-            |ps| {
-                adam(
-                    ps,
-                    AdamConfig {
-                        lr: 0.01,
-                        weight_decay: 0.1,
-                        ..Default::default()
-                    },
-                )
-            },
-            &[],
-        ),
-        (
-            "adamw",
-            |ps| {
-                Box::new(
-                    AdamW::new(
-                        ps,
-                        AdamWConfig {
-                            lr: 0.01,
-                            ..Default::default()
-                        },
-                    )
-                    .unwrap(),
-                )
-            },
-            &[],
-        ),
+        ("sgd_weight_decay", |ps| sgd(ps, SgdConfig { lr: 0.1, weight_decay: 0.05, ..Default::default() }), &[]),
+        ("adam", |ps| adam(ps, AdamConfig { lr: 0.01, ..Default::default() }), &[]),
+        ("adam_weight_decay", |ps| adam(ps, AdamConfig { lr: 0.01, weight_decay: 0.1, ..Default::default() }), &[]),
+        ("adamw", |ps| Box::new(AdamW::new(ps, AdamWConfig { lr: 0.01, ..Default::default() }).unwrap()), &[]),
         (
             "adam_skip",
-            |ps| {
-                adam(
-                    ps,
-                    AdamConfig {
-                        lr: 0.01,
-                        betas: (0.8, 0.99),
-                        eps: 1e-6,
-                        weight_decay: 0.0,
-                    },
-                )
-            },
+            |ps| adam(ps, AdamConfig { lr: 0.01, betas: (0.8, 0.99), eps: 1e-6, weight_decay: 0.0 }),
             &[1, 3],
         ),
-        (
-            "sgd_momentum_skip",
-            |ps| {
-                sgd(
-                    ps,
-                    SgdConfig {
-                        lr: 0.1,
-                        momentum: 0.5,
-                        ..Default::default()
-                    },
-                )
-            },
-            &[0, 3],
-        ),
+        ("sgd_momentum_skip", |ps| sgd(ps, SgdConfig { lr: 0.1, momentum: 0.5, ..Default::default() }), &[0, 3]),
         (
             "adamw_groups",
             |ps| {
                 let groups = vec![
                     ParamGroup::new(ps[..2].to_vec()),
-                    ParamGroup::new(ps[2..].to_vec())
-                        .with_weight_decay(0.0)
-                        .with_lr_scale(0.5),
+                    ParamGroup::new(ps[2..].to_vec()).with_weight_decay(0.0).with_lr_scale(0.5),
                 ];
                 Box::new(
-                    AdamW::with_groups(
-                        groups,
-                        AdamWConfig {
-                            lr: 0.01,
-                            weight_decay: 0.2,
-                            ..Default::default()
-                        },
-                    )
-                    .unwrap(),
+                    AdamW::with_groups(groups, AdamWConfig { lr: 0.01, weight_decay: 0.2, ..Default::default() })
+                        .unwrap(),
                 )
             },
             &[],
@@ -349,57 +197,30 @@ fn state_round_trip_continues_the_identical_trajectory() {
             p.set_value(v).unwrap();
         }
         let mut resumed = make(ps2.clone());
-        resumed
-            .load_state(OptimState::from_safetensors(&bytes, "memory").unwrap())
-            .unwrap();
+        resumed.load_state(OptimState::from_safetensors(&bytes, "memory").unwrap()).unwrap();
         let rest: Vec<usize> = skip.iter().filter(|&&s| s >= 3).map(|s| s - 3).collect();
         let tail = run(resumed.as_mut(), &ps2, &rest, STEPS - 3);
-        assert_eq!(
-            tail,
-            full[3..].to_vec(),
-            "{name}: resumed trajectory differs"
-        );
+        assert_eq!(tail, full[3..].to_vec(), "{name}: resumed trajectory differs");
     }
 }
 
 #[test]
 fn schedules_match_torch() {
-    let step = StepDecay {
-        lr: 0.1,
-        step_size: 3,
-        gamma: 0.5,
-    };
-    let cos = Cosine {
-        lr: 0.1,
-        total: 10,
-        min_lr: 0.001,
-    };
+    let step = StepDecay { lr: 0.1, step_size: 3, gamma: 0.5 };
+    let cos = Cosine { lr: 0.1, total: 10, min_lr: 0.001 };
     for (i, (&s, &c)) in STEP_LR.iter().zip(&COSINE_LR).enumerate() {
         let i = i as u64;
-        assert!(
-            (step.lr_at(i) - s).abs() <= 1e-12 * s,
-            "StepLR at {i}: {} vs {s}",
-            step.lr_at(i)
-        );
-        assert!(
-            (cos.lr_at(i) - c).abs() <= 1e-12 * c,
-            "Cosine at {i}: {} vs {c}",
-            cos.lr_at(i)
-        );
+        assert!((step.lr_at(i) - s).abs() <= 1e-12 * s, "StepLR at {i}: {} vs {s}", step.lr_at(i));
+        assert!((cos.lr_at(i) - c).abs() <= 1e-12 * c, "Cosine at {i}: {} vs {c}", cos.lr_at(i));
     }
 }
 
 #[test]
 fn clipping_matches_torch() {
-    let ps: Vec<Parameter<f64>> = SHAPES
-        .iter()
-        .map(|s| Parameter::new(Tensor::zeros(s)))
-        .collect();
+    let ps: Vec<Parameter<f64>> = SHAPES.iter().map(|s| Parameter::new(Tensor::zeros(s))).collect();
     let tape = Tape::new();
     for (p, c) in ps.iter().zip(CURV) {
-        tape.watch(p)
-            .backward_with(&tensor(c, p.shape().as_slice()))
-            .unwrap();
+        tape.watch(p).backward_with(&tensor(c, p.shape().as_slice())).unwrap();
     }
     let norm = clip_grad_norm(&ps, 2.0).unwrap();
     assert!((norm - CLIP_NORM).abs() <= 1e-14 * CLIP_NORM);
@@ -411,32 +232,15 @@ fn clipping_matches_torch() {
     let before: Vec<f64> = ps.iter().flat_map(|p| p.grad().unwrap().to_vec()).collect();
     let n2 = clip_grad_norm(&ps, 10.0).unwrap();
     assert!((n2 - 2.0).abs() < 1e-5);
-    assert_eq!(
-        before,
-        ps.iter()
-            .flat_map(|p| p.grad().unwrap().to_vec())
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(before, ps.iter().flat_map(|p| p.grad().unwrap().to_vec()).collect::<Vec<_>>());
 }
 
 #[test]
 fn clipping_rejects_bad_input() {
     let p = Parameter::new(Tensor::<f32>::zeros(&[2]));
-    Tape::new()
-        .watch(&p)
-        .backward_with(&Tensor::from_vec(vec![f32::NAN, 1.0], &[2]).unwrap())
-        .unwrap();
+    Tape::new().watch(&p).backward_with(&Tensor::from_vec(vec![f32::NAN, 1.0], &[2]).unwrap()).unwrap();
     let e = clip_grad_norm(std::slice::from_ref(&p), 1.0).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            TrainError::NonFiniteGradient {
-                op: "clip_grad_norm",
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, TrainError::NonFiniteGradient { op: "clip_grad_norm", .. }), "{e}");
     let e = clip_grad_norm(&[p], -1.0).unwrap_err();
     assert!(e.to_string().contains("max_norm"), "{e}");
 }

@@ -30,7 +30,10 @@ impl<T: FftFloat> CausalSpectralConv1d<T> {
         if period == 0 {
             return Err(LayerError::config("max_sequence_length", "the causal kernel window must be at least 1"));
         }
-        Ok(CausalSpectralConv1d { weights: Parameter::new(Tensor::randn(&[channels, modes, 2], 0.0, 1.0, rng)), period })
+        Ok(CausalSpectralConv1d {
+            weights: Parameter::new(Tensor::randn(&[channels, modes, 2], 0.0, 1.0, rng)),
+            period,
+        })
     }
 
     /// Number of channels.

@@ -26,7 +26,9 @@ impl<T: FftFloat> SpectralConv1d<T> {
             return Err(LayerError::config("modes", "must be at least 1"));
         }
         let scale = 1.0 / (in_channels * out_channels).max(1) as f64;
-        Ok(SpectralConv1d { weights: Parameter::new(Tensor::randn(&[in_channels, out_channels, modes, 2], 0.0, scale, rng)) })
+        Ok(SpectralConv1d {
+            weights: Parameter::new(Tensor::randn(&[in_channels, out_channels, modes, 2], 0.0, scale, rng)),
+        })
     }
 
     /// Input channels.

@@ -122,7 +122,22 @@ fn per_mode_gemm<T: Float>(
     out.par_chunks_mut(o_len).enumerate().for_each(|(q, o)| {
         // SAFETY: each mode reads its own slices of `a` and `b`, with strides inside them.
         unsafe {
-            T::gemm(m, n, k, o.as_mut_ptr(), n as isize, 1, false, a[q * a_len..].as_ptr(), a_rs, a_cs, b[q * b_len..].as_ptr(), b_rs, b_cs, threads_inner);
+            T::gemm(
+                m,
+                n,
+                k,
+                o.as_mut_ptr(),
+                n as isize,
+                1,
+                false,
+                a[q * a_len..].as_ptr(),
+                a_rs,
+                a_cs,
+                b[q * b_len..].as_ptr(),
+                b_rs,
+                b_cs,
+                threads_inner,
+            );
         }
     });
 }
@@ -190,7 +205,15 @@ impl<T: FftFloat> Backward<T> for MixingBackward<T> {
         let gx = if needs[0] {
             // dX_k = dY_k · P_kᵀ   (B × 2O)·(2O × 2I)
             let mut gxs = vec![T::zero(); modes * b_n * r_in];
-            per_mode_gemm(modes, (b_n, r_in, r_out), &gy, (r_out as isize, 1), &self.packed, (1, r_out as isize), &mut gxs);
+            per_mode_gemm(
+                modes,
+                (b_n, r_in, r_out),
+                &gy,
+                (r_out as isize, 1),
+                &self.packed,
+                (1, r_out as isize),
+                &mut gxs,
+            );
             // adjoint of the truncated rfft: dx = c2r(Z), Z_0 = dX_0, Z_k = dX_k / 2, Z_{N/2} = dX_{N/2}
             let half = T::of(0.5);
             gxs.par_chunks_mut(b_n * r_in).enumerate().for_each(|(k, blk)| {
@@ -239,7 +262,8 @@ mod tests {
         let (b_n, n, i_n) = (lay.batch, lay.len, lay.channels);
         let (o_n, m_w) = (w.shape()[1], w.shape()[2]);
         let modes = m_w.min(n / 2 + 1);
-        let at = |b: usize, j: usize, i: usize| x.data()[b * lay.batch_stride + j * lay.len_stride + i * lay.channel_stride];
+        let at =
+            |b: usize, j: usize, i: usize| x.data()[b * lay.batch_stride + j * lay.len_stride + i * lay.channel_stride];
         let out_lay = lay.with_channels(o_n);
         let mut y = vec![0.0; b_n * n * o_n];
         for b in 0..b_n {
@@ -271,7 +295,15 @@ mod tests {
         y
     }
 
-    fn case(b: usize, n: usize, i: usize, o: usize, m: usize, last: bool, seed: u64) -> (Tensor<f64>, Tensor<f64>, Layout) {
+    fn case(
+        b: usize,
+        n: usize,
+        i: usize,
+        o: usize,
+        m: usize,
+        last: bool,
+        seed: u64,
+    ) -> (Tensor<f64>, Tensor<f64>, Layout) {
         let lay = if last { Layout::channels_last(b, n, i) } else { Layout::channels_first(b, i, n) };
         let x = tensor_from::<f64>(&lay.shape(), seed, -1.0, 1.0);
         let w = tensor_from::<f64>(&[i, o, m, 2], seed + 1, -1.0, 1.0);
@@ -334,13 +366,14 @@ mod tests {
     fn modes_beyond_nyquist_equal_nyquist_modes() {
         let (x, w, lay) = case(2, 10, 3, 2, 9, true, 11);
         let clamped = Tensor::from_vec(
-            (0..3 * 2)
-                .flat_map(|io| w.data()[io * 18..io * 18 + 12].to_vec())
-                .collect(),
+            (0..3 * 2).flat_map(|io| w.data()[io * 18..io * 18 + 12].to_vec()).collect(),
             &[3, 2, 6, 2],
         )
         .unwrap();
-        assert_eq!(spectral_mixing(&x, &w, lay).unwrap().to_vec(), spectral_mixing(&x, &clamped, lay).unwrap().to_vec());
+        assert_eq!(
+            spectral_mixing(&x, &w, lay).unwrap().to_vec(),
+            spectral_mixing(&x, &clamped, lay).unwrap().to_vec()
+        );
     }
 
     #[test]

@@ -37,10 +37,7 @@ impl<T: Float> Backward<T> for DropoutBackward<T> {
     }
 
     fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
-        Ok(vec![Some(Tensor::from_parts(
-            apply_mask(g.data(), &self.mask, self.scale),
-            g.shape.clone(),
-        ))])
+        Ok(vec![Some(Tensor::from_parts(apply_mask(g.data(), &self.mask, self.scale), g.shape.clone()))])
     }
 }
 
@@ -63,10 +60,7 @@ impl<T: Float> Tensor<T> {
     /// ```
     pub fn dropout(&self, p: f64, train: bool, rng: &mut Rng) -> Result<Tensor<T>> {
         if !(0.0..=1.0).contains(&p) {
-            return Err(TensorError::invalid(
-                "dropout",
-                format!("probability p must be in [0, 1], got {p}"),
-            ));
+            return Err(TensorError::invalid("dropout", format!("probability p must be in [0, 1], got {p}")));
         }
         if !train || p == 0.0 {
             return Ok(self.clone());
@@ -97,24 +91,13 @@ impl<T: Float> Tensor<T> {
 mod tests {
     use super::*;
     use crate::rng::Rng;
-    use crate::testing::{
-        adjoint_error, analytic_gradients, assert_gradients, small_shape, tensor_from,
-    };
+    use crate::testing::{adjoint_error, analytic_gradients, assert_gradients, small_shape, tensor_from};
     use proptest::prelude::*;
 
     /// The expected output from the documented mask rule, drawn from a replica of the generator.
     fn expected(x: &Tensor<f64>, p: f64, seed: u64) -> Vec<f64> {
         let mut rng = Rng::seed(seed);
-        x.data()
-            .iter()
-            .map(|&v| {
-                if rng.uniform() >= p {
-                    v * (1.0 / (1.0 - p))
-                } else {
-                    0.0
-                }
-            })
-            .collect()
+        x.data().iter().map(|&v| if rng.uniform() >= p { v * (1.0 / (1.0 - p)) } else { 0.0 }).collect()
     }
 
     proptest! {
@@ -150,10 +133,7 @@ mod tests {
         let kept = y.data().iter().filter(|&&v| v != 0.0).count();
         let frac = kept as f64 / n as f64;
         assert!((frac - 0.7).abs() < 0.005, "kept fraction {frac}");
-        assert!(y
-            .data()
-            .iter()
-            .all(|&v| v == 0.0 || v == (2.0f64 / 0.7) as f32));
+        assert!(y.data().iter().all(|&v| v == 0.0 || v == (2.0f64 / 0.7) as f32));
         let mut replica = Rng::seed(42);
         (0..n).for_each(|_| {
             replica.uniform();
@@ -179,13 +159,9 @@ mod tests {
     fn p_one_gives_zeros_and_zero_gradient() {
         let x = tensor_from::<f64>(&[4, 3], 2, -1.0, 1.0);
         let mut rng = Rng::seed(3);
-        assert_eq!(
-            x.dropout(1.0, true, &mut rng).unwrap().to_vec(),
-            vec![0.0; 12]
-        );
+        assert_eq!(x.dropout(1.0, true, &mut rng).unwrap().to_vec(), vec![0.0; 12]);
         assert_eq!(rng, Rng::seed(3));
-        let (_, _, g) =
-            analytic_gradients(&[x], |v| v[0].dropout(1.0, true, &mut Rng::seed(3)), 1).unwrap();
+        let (_, _, g) = analytic_gradients(&[x], |v| v[0].dropout(1.0, true, &mut Rng::seed(3)), 1).unwrap();
         assert_eq!(g[0].to_vec(), vec![0.0; 12]);
     }
 
@@ -194,14 +170,8 @@ mod tests {
         let x = Tensor::<f32>::ones(&[2]);
         for p in [-0.1, 1.5, f64::NAN] {
             let e = x.dropout(p, false, &mut Rng::seed(0)).unwrap_err();
-            assert!(matches!(
-                e,
-                TensorError::InvalidArgument { op: "dropout", .. }
-            ));
-            assert_eq!(
-                e.to_string(),
-                format!("dropout: probability p must be in [0, 1], got {p}")
-            );
+            assert!(matches!(e, TensorError::InvalidArgument { op: "dropout", .. }));
+            assert_eq!(e.to_string(), format!("dropout: probability p must be in [0, 1], got {p}"));
         }
     }
 }

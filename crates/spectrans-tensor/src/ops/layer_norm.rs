@@ -66,14 +66,7 @@ fn row_stats<T: Float>(x: &[T], eps: T) -> (T, T) {
 
 /// Normalises one row into `out`, applying the optional affine weight and bias.
 #[inline]
-fn normalize_row<T: Float>(
-    x: &[T],
-    out: &mut [T],
-    mean: T,
-    rstd: T,
-    w: Option<&[T]>,
-    b: Option<&[T]>,
-) {
+fn normalize_row<T: Float>(x: &[T], out: &mut [T], mean: T, rstd: T, w: Option<&[T]>, b: Option<&[T]>) {
     match (w, b) {
         (Some(w), Some(b)) => {
             for (((o, &v), &wi), &bi) in out.iter_mut().zip(x).zip(w).zip(b) {
@@ -104,24 +97,14 @@ fn rows_per_task(d: usize) -> usize {
 }
 
 /// The forward kernel: normalised output and per-row `[mean, rstd]` pairs.
-fn layer_norm_kernel<T: Float>(
-    x: &[T],
-    d: usize,
-    eps: T,
-    w: Option<&[T]>,
-    b: Option<&[T]>,
-) -> (Vec<T>, Vec<T>) {
+fn layer_norm_kernel<T: Float>(x: &[T], d: usize, eps: T, w: Option<&[T]>, b: Option<&[T]>) -> (Vec<T>, Vec<T>) {
     let rows = x.len() / d;
     let mut out = vec![T::zero(); x.len()];
     let mut stats = vec![T::zero(); 2 * rows];
     let group = rows_per_task(d);
     let task = |(gi, (og, sg)): (usize, (&mut [T], &mut [T]))| {
         let x0 = gi * group * d;
-        for (r, (orow, st)) in og
-            .chunks_exact_mut(d)
-            .zip(sg.chunks_exact_mut(2))
-            .enumerate()
-        {
+        for (r, (orow, st)) in og.chunks_exact_mut(d).zip(sg.chunks_exact_mut(2)).enumerate() {
             let xr = &x[x0 + r * d..x0 + (r + 1) * d];
             let (mean, rstd) = row_stats(xr, eps);
             normalize_row(xr, orow, mean, rstd, w, b);
@@ -130,15 +113,9 @@ fn layer_norm_kernel<T: Float>(
         }
     };
     if x.len() < PAR_THRESHOLD {
-        out.chunks_mut(group * d)
-            .zip(stats.chunks_mut(group * 2))
-            .enumerate()
-            .for_each(task);
+        out.chunks_mut(group * d).zip(stats.chunks_mut(group * 2)).enumerate().for_each(task);
     } else {
-        out.par_chunks_mut(group * d)
-            .zip(stats.par_chunks_mut(group * 2))
-            .enumerate()
-            .for_each(task);
+        out.par_chunks_mut(group * d).zip(stats.par_chunks_mut(group * 2)).enumerate().for_each(task);
     }
     (out, stats)
 }
@@ -173,14 +150,9 @@ impl<T: Float> LayerNormBackward<T> {
         for (r, gr) in g.chunks_exact(d).enumerate() {
             let (mean, rstd) = (self.stats[2 * (r0 + r)], self.stats[2 * (r0 + r) + 1]);
             let xr = &x[(r0 + r) * d..(r0 + r + 1) * d];
-            xh.iter_mut()
-                .zip(xr)
-                .for_each(|(h, &v)| *h = (v - mean) * rstd);
+            xh.iter_mut().zip(xr).for_each(|(h, &v)| *h = (v - mean) * rstd);
             if !dw.is_empty() {
-                dw.iter_mut()
-                    .zip(gr)
-                    .zip(xh.iter())
-                    .for_each(|((a, &gj), &hj)| *a += gj * hj);
+                dw.iter_mut().zip(gr).zip(xh.iter()).for_each(|((a, &gj), &hj)| *a += gj * hj);
             }
             if !db.is_empty() {
                 db.iter_mut().zip(gr).for_each(|(a, &gj)| *a += gj);
@@ -189,21 +161,13 @@ impl<T: Float> LayerNormBackward<T> {
                 continue;
             };
             match w {
-                Some(w) => gy
-                    .iter_mut()
-                    .zip(gr)
-                    .zip(w)
-                    .for_each(|((o, &gj), &wj)| *o = gj * wj),
+                Some(w) => gy.iter_mut().zip(gr).zip(w).for_each(|((o, &gj), &wj)| *o = gj * wj),
                 None => gy.copy_from_slice(gr),
             }
             // dx = rstd·(gy − mean(gy) − x̂·mean(gy·x̂))
             let c1 = lane_sum(gy, |v| v) * inv_d;
             let c2 = lane_dot(gy, xh) * inv_d;
-            for ((o, &gj), &hj) in dx[r * d..(r + 1) * d]
-                .iter_mut()
-                .zip(gy.iter())
-                .zip(xh.iter())
-            {
+            for ((o, &gj), &hj) in dx[r * d..(r + 1) * d].iter_mut().zip(gy.iter()).zip(xh.iter()) {
                 *o = rstd * (gj - c1 - hj * c2);
             }
         }
@@ -222,11 +186,7 @@ impl<T: Float> Backward<T> for LayerNormBackward<T> {
         let need_x = needs[0];
         let need_w = self.weight.is_some() && needs[1];
         let need_b = self.has_bias && needs[needs.len() - 1];
-        let mut dx = if need_x {
-            vec![T::zero(); self.x.numel()]
-        } else {
-            Vec::new()
-        };
+        let mut dx = if need_x { vec![T::zero(); self.x.numel()] } else { Vec::new() };
         let (mut dw, mut db) = (vec![T::zero(); d], vec![T::zero(); d]);
         if d > 0 && rows > 0 {
             // Fixed row groups (independent of the thread count): each yields its own partial
@@ -257,14 +217,10 @@ impl<T: Float> Backward<T> for LayerNormBackward<T> {
                     .zip(partials.chunks_mut(stride))
                     .enumerate()
                     .for_each(|(gi, (dxg, part))| task(gi, Some(dxg), part)),
-                (false, true) => partials
-                    .par_chunks_mut(stride)
-                    .enumerate()
-                    .for_each(|(gi, part)| task(gi, None, part)),
-                (false, false) => partials
-                    .chunks_mut(stride)
-                    .enumerate()
-                    .for_each(|(gi, part)| task(gi, None, part)),
+                (false, true) => {
+                    partials.par_chunks_mut(stride).enumerate().for_each(|(gi, part)| task(gi, None, part))
+                }
+                (false, false) => partials.chunks_mut(stride).enumerate().for_each(|(gi, part)| task(gi, None, part)),
             }
             for part in partials.chunks_exact(stride) {
                 let (pw, pb) = part[..part_len].split_at(pd(need_w));
@@ -290,10 +246,7 @@ fn check_affine<T: Float>(what: &str, x: &[usize], p: Option<&Tensor<T>>) -> Res
             "layer_norm",
             x,
             &p.shape,
-            format!(
-                "{what} must have shape [{}] (the size of the input's last axis)",
-                x[x.len() - 1]
-            ),
+            format!("{what} must have shape [{}] (the size of the input's last axis)", x[x.len() - 1]),
         )),
         _ => Ok(()),
     }
@@ -315,12 +268,7 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(y.to_vec(), vec![-0.5, 1.5, -0.5, 1.5]);
     /// # Ok::<(), spectrans_tensor::TensorError>(())
     /// ```
-    pub fn layer_norm(
-        &self,
-        weight: Option<&Tensor<T>>,
-        bias: Option<&Tensor<T>>,
-        eps: f64,
-    ) -> Result<Tensor<T>> {
+    pub fn layer_norm(&self, weight: Option<&Tensor<T>>, bias: Option<&Tensor<T>>, eps: f64) -> Result<Tensor<T>> {
         if self.rank() == 0 {
             return Err(TensorError::bad_shape(
                 "layer_norm",
@@ -329,10 +277,7 @@ impl<T: Float> Tensor<T> {
             ));
         }
         if !(eps >= 0.0 && eps.is_finite()) {
-            return Err(TensorError::invalid(
-                "layer_norm",
-                format!("eps must be finite and >= 0, got {eps}"),
-            ));
+            return Err(TensorError::invalid("layer_norm", format!("eps must be finite and >= 0, got {eps}")));
         }
         check_affine("weight", &self.shape, weight)?;
         check_affine("bias", &self.shape, bias)?;
@@ -340,13 +285,7 @@ impl<T: Float> Tensor<T> {
         let (out, stats) = if self.numel() == 0 {
             (Vec::new(), Vec::new())
         } else {
-            layer_norm_kernel(
-                self.data(),
-                d,
-                T::of(eps),
-                weight.map(|w| w.data()),
-                bias.map(|b| b.data()),
-            )
+            layer_norm_kernel(self.data(), d, T::of(eps), weight.map(|w| w.data()), bias.map(|b| b.data()))
         };
         let value = Tensor::from_parts(out, self.shape.clone());
         let mut inputs = vec![self];
@@ -355,12 +294,8 @@ impl<T: Float> Tensor<T> {
         if !Tensor::any_tracked(&inputs) {
             return Ok(value);
         }
-        let backward = LayerNormBackward {
-            x: self.detach(),
-            weight: weight.map(Tensor::detach),
-            has_bias: bias.is_some(),
-            stats,
-        };
+        let backward =
+            LayerNormBackward { x: self.detach(), weight: weight.map(Tensor::detach), has_bias: bias.is_some(), stats };
         Tensor::from_op(value, &inputs, backward)
     }
 }
@@ -376,12 +311,7 @@ mod tests {
     /// so the variance stays well away from 0 and finite differences stay accurate.
     fn spread(shape: &[usize], seed: u64) -> Tensor<f64> {
         let u = tensor_from::<f64>(shape, seed, 0.5, 1.5);
-        let v = u
-            .data()
-            .iter()
-            .enumerate()
-            .map(|(i, &m)| if i % 2 == 0 { m } else { -m })
-            .collect();
+        let v = u.data().iter().enumerate().map(|(i, &m)| if i % 2 == 0 { m } else { -m }).collect();
         Tensor::from_vec(v, shape).unwrap()
     }
 
@@ -438,16 +368,8 @@ mod tests {
         let w = tensor_from::<f64>(&[512], 4, 0.5, 1.5);
         let b = tensor_from::<f64>(&[512], 5, -1.0, 1.0);
         let e = naive(x.data(), 512, Some(w.data()), Some(b.data()), 1e-5);
-        let y = x
-            .cast::<f32>()
-            .layer_norm(Some(&w.cast()), Some(&b.cast()), 1e-5)
-            .unwrap();
-        let worst = y
-            .data()
-            .iter()
-            .zip(&e)
-            .map(|(&a, e)| (a as f64 - e).abs())
-            .fold(0.0, f64::max);
+        let y = x.cast::<f32>().layer_norm(Some(&w.cast()), Some(&b.cast()), 1e-5).unwrap();
+        let worst = y.data().iter().zip(&e).map(|(&a, e)| (a as f64 - e).abs()).fold(0.0, f64::max);
         assert!(worst < 1e-4, "max abs error {worst}");
     }
 
@@ -466,30 +388,15 @@ mod tests {
             let ri = Tensor::from_vec(r.data()[i * d..(i + 1) * d].to_vec(), &[1, d]).unwrap();
             let (pw, pb) = (Parameter::new(w.clone()), Parameter::new(b.clone()));
             let (px, tape) = (Parameter::new(xi), crate::Tape::new());
-            let y = tape
-                .watch(&px)
-                .layer_norm(Some(&tape.watch(&pw)), Some(&tape.watch(&pb)), 1e-5)
-                .unwrap();
+            let y = tape.watch(&px).layer_norm(Some(&tape.watch(&pw)), Some(&tape.watch(&pb)), 1e-5).unwrap();
             y.backward_with(&ri).unwrap();
-            for (a, e) in big[0].data()[i * d..(i + 1) * d]
-                .iter()
-                .zip(px.grad().unwrap().data())
-            {
+            for (a, e) in big[0].data()[i * d..(i + 1) * d].iter().zip(px.grad().unwrap().data()) {
                 assert!((a - e).abs() < 1e-12, "dx row {i}: {a} vs {e}");
             }
-            dw.iter_mut()
-                .zip(pw.grad().unwrap().data())
-                .for_each(|(a, g)| *a += g);
-            db.iter_mut()
-                .zip(pb.grad().unwrap().data())
-                .for_each(|(a, g)| *a += g);
+            dw.iter_mut().zip(pw.grad().unwrap().data()).for_each(|(a, g)| *a += g);
+            db.iter_mut().zip(pb.grad().unwrap().data()).for_each(|(a, g)| *a += g);
         }
-        for (a, e) in big[1]
-            .data()
-            .iter()
-            .zip(&dw)
-            .chain(big[2].data().iter().zip(&db))
-        {
+        for (a, e) in big[1].data().iter().zip(&dw).chain(big[2].data().iter().zip(&db)) {
             assert!((a - e).abs() < 1e-10, "{a} vs {e}");
         }
     }
@@ -500,73 +407,32 @@ mod tests {
         let x = spread(&[3, 4], 9);
         let w = tensor_from::<f64>(&[4], 10, 0.5, 1.5);
         let b = tensor_from::<f64>(&[4], 11, -1.0, 1.0);
-        assert_gradients(&[w.clone(), b.clone()], |v| {
-            x.layer_norm(Some(&v[0]), Some(&v[1]), 1e-5)
-        });
+        assert_gradients(&[w.clone(), b.clone()], |v| x.layer_norm(Some(&v[0]), Some(&v[1]), 1e-5));
         assert_gradients(&[w], |v| x.layer_norm(Some(&v[0]), Some(&b), 1e-5));
     }
 
     #[test]
     fn empty_inputs_do_not_panic() {
         let w = Tensor::<f32>::ones(&[0]);
-        assert_eq!(
-            Tensor::<f32>::zeros(&[3, 0])
-                .layer_norm(Some(&w), None, 1e-5)
-                .unwrap()
-                .shape(),
-            &[3, 0]
-        );
-        assert_eq!(
-            Tensor::<f32>::zeros(&[0, 4])
-                .layer_norm(None, None, 1e-5)
-                .unwrap()
-                .shape(),
-            &[0, 4]
-        );
+        assert_eq!(Tensor::<f32>::zeros(&[3, 0]).layer_norm(Some(&w), None, 1e-5).unwrap().shape(), &[3, 0]);
+        assert_eq!(Tensor::<f32>::zeros(&[0, 4]).layer_norm(None, None, 1e-5).unwrap().shape(), &[0, 4]);
     }
 
     #[test]
     fn bad_arguments_are_errors() {
         let x = Tensor::<f32>::zeros(&[2, 3]);
-        let e = x
-            .layer_norm(Some(&Tensor::ones(&[2])), None, 1e-5)
-            .unwrap_err();
-        assert!(matches!(
-            e,
-            TensorError::ShapeMismatch {
-                op: "layer_norm",
-                ..
-            }
-        ));
+        let e = x.layer_norm(Some(&Tensor::ones(&[2])), None, 1e-5).unwrap_err();
+        assert!(matches!(e, TensorError::ShapeMismatch { op: "layer_norm", .. }));
         assert_eq!(
             e.to_string(),
             "layer_norm: incompatible shapes [2, 3] and [2]: weight must have shape [3] (the size of the input's last axis)"
         );
-        let e = x
-            .layer_norm(None, Some(&Tensor::ones(&[1, 3])), 1e-5)
-            .unwrap_err();
-        assert!(
-            e.to_string().contains("[1, 3]: bias must have shape [3]"),
-            "{e}"
-        );
-        let e = Tensor::<f32>::scalar(1.0)
-            .layer_norm(None, None, 1e-5)
-            .unwrap_err();
-        assert!(
-            matches!(
-                e,
-                TensorError::BadShape {
-                    op: "layer_norm",
-                    ..
-                }
-            ),
-            "{e}"
-        );
+        let e = x.layer_norm(None, Some(&Tensor::ones(&[1, 3])), 1e-5).unwrap_err();
+        assert!(e.to_string().contains("[1, 3]: bias must have shape [3]"), "{e}");
+        let e = Tensor::<f32>::scalar(1.0).layer_norm(None, None, 1e-5).unwrap_err();
+        assert!(matches!(e, TensorError::BadShape { op: "layer_norm", .. }), "{e}");
         let e = x.layer_norm(None, None, -1.0).unwrap_err();
-        assert_eq!(
-            e,
-            TensorError::invalid("layer_norm", "eps must be finite and >= 0, got -1")
-        );
+        assert_eq!(e, TensorError::invalid("layer_norm", "eps must be finite and >= 0, got -1"));
         assert!(x.layer_norm(None, None, f64::NAN).is_err());
     }
 }

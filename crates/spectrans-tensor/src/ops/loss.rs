@@ -34,11 +34,7 @@ const SUM_CHUNK: usize = 1 << 13;
 fn rows_and_classes(op: &'static str, shape: &[usize]) -> Result<(usize, usize)> {
     match shape.split_last() {
         Some((&c, lead)) => Ok((numel(lead), c)),
-        None => Err(TensorError::bad_shape(
-            op,
-            shape,
-            "logits need rank >= 1 (classes on the last axis)",
-        )),
+        None => Err(TensorError::bad_shape(op, shape, "logits need rank >= 1 (classes on the last axis)")),
     }
 }
 
@@ -55,10 +51,7 @@ fn checked_targets(
             op,
             shape,
             &[targets.len()],
-            format!(
-                "needs one target per row: {rows} (the product of the leading axes), got {}",
-                targets.len()
-            ),
+            format!("needs one target per row: {rows} (the product of the leading axes), got {}", targets.len()),
         ));
     }
     let mut out = Vec::with_capacity(rows);
@@ -66,10 +59,7 @@ fn checked_targets(
         if skip(i) {
             out.push(SKIP);
         } else if t >= c {
-            return Err(TensorError::invalid(
-                op,
-                format!("target {t} at row {i} is out of range for {c} classes"),
-            ));
+            return Err(TensorError::invalid(op, format!("target {t} at row {i} is out of range for {c} classes")));
         } else {
             out.push(t);
         }
@@ -122,29 +112,18 @@ impl<T: Float> Backward<T> for CrossEntropyBackward<T> {
             if t == SKIP {
                 return;
             }
-            let scale = if self.reduction == Reduction::None {
-                gd[r]
-            } else {
-                uniform
-            };
+            let scale = if self.reduction == Reduction::None { gd[r] } else { uniform };
             let l = lse[r];
             for (d, &v) in row.iter_mut().zip(&x[r * c..(r + 1) * c]) {
                 *d = (v - l).exp() * scale;
             }
             row[t] -= scale;
         });
-        Ok(vec![Some(Tensor::from_parts(
-            dx,
-            self.logits.shape.clone(),
-        ))])
+        Ok(vec![Some(Tensor::from_parts(dx, self.logits.shape.clone()))])
     }
 }
 
-fn cross_entropy_op<T: Float>(
-    logits: &Tensor<T>,
-    targets: Vec<usize>,
-    reduction: Reduction,
-) -> Result<Tensor<T>> {
+fn cross_entropy_op<T: Float>(logits: &Tensor<T>, targets: Vec<usize>, reduction: Reduction) -> Result<Tensor<T>> {
     let (rows, c) = (targets.len(), logits.shape[logits.rank() - 1]);
     let x = logits.data();
     let mut losses = vec![T::zero(); rows];
@@ -157,17 +136,9 @@ fn cross_entropy_op<T: Float>(
         }
     };
     if x.len() < PAR_THRESHOLD {
-        losses
-            .iter_mut()
-            .zip(lse.iter_mut())
-            .zip(targets.iter().enumerate())
-            .for_each(row_loss);
+        losses.iter_mut().zip(lse.iter_mut()).zip(targets.iter().enumerate()).for_each(row_loss);
     } else {
-        losses
-            .par_iter_mut()
-            .zip(lse.par_iter_mut())
-            .zip(targets.par_iter().enumerate())
-            .for_each(row_loss);
+        losses.par_iter_mut().zip(lse.par_iter_mut()).zip(targets.par_iter().enumerate()).for_each(row_loss);
     }
     let count = targets.iter().filter(|&&t| t != SKIP).count();
     let value = match reduction {
@@ -175,24 +146,14 @@ fn cross_entropy_op<T: Float>(
         Reduction::Sum | Reduction::Mean => {
             let total: f64 = losses.iter().map(|v| v.as_f64()).sum();
             // Mean with nothing counted is 0/0 = NaN, as torch
-            let v = if reduction == Reduction::Mean {
-                total / count as f64
-            } else {
-                total
-            };
+            let v = if reduction == Reduction::Mean { total / count as f64 } else { total };
             Tensor::scalar(T::of(v))
         }
     };
     if !logits.is_tracked() {
         return Ok(value);
     }
-    let backward = CrossEntropyBackward {
-        logits: logits.detach(),
-        targets,
-        lse,
-        reduction,
-        count,
-    };
+    let backward = CrossEntropyBackward { logits: logits.detach(), targets, lse, reduction, count };
     Tensor::from_op(value, &[logits], backward)
 }
 
@@ -200,15 +161,9 @@ fn cross_entropy_op<T: Float>(
 fn chunked_sum<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> f64 + Sync) -> f64 {
     let partial = |(ca, cb): (&[T], &[T])| ca.iter().zip(cb).map(|(&x, &y)| f(x, y)).sum::<f64>();
     let partials: Vec<f64> = if a.len() < PAR_THRESHOLD {
-        a.chunks(SUM_CHUNK)
-            .zip(b.chunks(SUM_CHUNK))
-            .map(partial)
-            .collect()
+        a.chunks(SUM_CHUNK).zip(b.chunks(SUM_CHUNK)).map(partial).collect()
     } else {
-        a.par_chunks(SUM_CHUNK)
-            .zip(b.par_chunks(SUM_CHUNK))
-            .map(partial)
-            .collect()
+        a.par_chunks(SUM_CHUNK).zip(b.par_chunks(SUM_CHUNK)).map(partial).collect()
     };
     partials.iter().sum()
 }
@@ -232,21 +187,14 @@ impl<T: Float> Backward<T> for MseBackward<T> {
             let d = match self.reduction {
                 Reduction::None => par::zip3(x, t, g.data(), |a, b, gi| sign * two * gi * (a - b)),
                 Reduction::Sum | Reduction::Mean => {
-                    let n = if self.reduction == Reduction::Mean {
-                        x.len()
-                    } else {
-                        1
-                    };
+                    let n = if self.reduction == Reduction::Mean { x.len() } else { 1 };
                     let k = sign * two * g.data()[0] / T::of(n as f64);
                     par::zip(x, t, |a, b| k * (a - b))
                 }
             };
             Ok(Tensor::from_parts(d, shape.clone()))
         };
-        Ok(vec![
-            when(needs[0], || grad(T::one()))?,
-            when(needs[1], || grad(-T::one()))?,
-        ])
+        Ok(vec![when(needs[0], || grad(T::one()))?, when(needs[1], || grad(-T::one()))?])
     }
 }
 
@@ -275,9 +223,7 @@ impl<T: Float> Tensor<T> {
         ignore_index: Option<usize>,
         reduction: Reduction,
     ) -> Result<Tensor<T>> {
-        let targets = checked_targets("cross_entropy", &self.shape, targets, |i| {
-            Some(targets[i]) == ignore_index
-        })?;
+        let targets = checked_targets("cross_entropy", &self.shape, targets, |i| Some(targets[i]) == ignore_index)?;
         cross_entropy_op(self, targets, reduction)
     }
 
@@ -295,12 +241,7 @@ impl<T: Float> Tensor<T> {
     /// assert!((loss.item()? - 4f64.ln()).abs() < 1e-15);
     /// # Ok::<(), spectrans_tensor::TensorError>(())
     /// ```
-    pub fn cross_entropy_masked(
-        &self,
-        targets: &[usize],
-        mask: &[bool],
-        reduction: Reduction,
-    ) -> Result<Tensor<T>> {
+    pub fn cross_entropy_masked(&self, targets: &[usize], mask: &[bool], reduction: Reduction) -> Result<Tensor<T>> {
         let (rows, _) = rows_and_classes("cross_entropy_masked", &self.shape)?;
         if mask.len() != rows {
             return Err(TensorError::mismatch(
@@ -339,32 +280,18 @@ impl<T: Float> Tensor<T> {
         }
         let (x, t) = (self.data(), target.data());
         let value = match reduction {
-            Reduction::None => {
-                Tensor::from_parts(par::zip(x, t, |a, b| (a - b) * (a - b)), self.shape.clone())
-            }
+            Reduction::None => Tensor::from_parts(par::zip(x, t, |a, b| (a - b) * (a - b)), self.shape.clone()),
             Reduction::Sum | Reduction::Mean => {
                 let total = chunked_sum(x, t, |a, b| (a.as_f64() - b.as_f64()).powi(2));
                 // Mean of no elements is 0/0 = NaN, as torch
-                let v = if reduction == Reduction::Mean {
-                    total / x.len() as f64
-                } else {
-                    total
-                };
+                let v = if reduction == Reduction::Mean { total / x.len() as f64 } else { total };
                 Tensor::scalar(T::of(v))
             }
         };
         if !Tensor::any_tracked(&[self, target]) {
             return Ok(value);
         }
-        Tensor::from_op(
-            value,
-            &[self, target],
-            MseBackward {
-                x: self.detach(),
-                t: target.detach(),
-                reduction,
-            },
-        )
+        Tensor::from_op(value, &[self, target], MseBackward { x: self.detach(), t: target.detach(), reduction })
     }
 }
 
@@ -380,9 +307,7 @@ mod tests {
     /// `n` class indices in `0..high`, with row 0 always in `0..c` (so Mean never divides by 0).
     fn targets(n: usize, c: usize, high: usize, seed: u64) -> Vec<usize> {
         let mut rng = Rng::seed(seed);
-        (0..n)
-            .map(|i| rng.below(if i == 0 { c } else { high } as u64) as usize)
-            .collect()
+        (0..n).map(|i| rng.below(if i == 0 { c } else { high } as u64) as usize).collect()
     }
 
     /// Per-row −log softmax[target] from the definition, in f64.
@@ -473,41 +398,19 @@ mod tests {
     #[test]
     fn masked_equals_ignore_index_and_skips_masked_targets() {
         let x = tensor_from::<f64>(&[4, 3], 1, -2.0, 2.0);
-        let a = x
-            .cross_entropy(&[2, 9, 0, 9], Some(9), Reduction::Mean)
-            .unwrap();
-        let b = x
-            .cross_entropy_masked(
-                &[2, 1000, 0, 1],
-                &[true, false, true, false],
-                Reduction::Mean,
-            )
-            .unwrap();
+        let a = x.cross_entropy(&[2, 9, 0, 9], Some(9), Reduction::Mean).unwrap();
+        let b = x.cross_entropy_masked(&[2, 1000, 0, 1], &[true, false, true, false], Reduction::Mean).unwrap();
         assert_eq!(a.item().unwrap(), b.item().unwrap());
     }
 
     #[test]
     fn all_rows_ignored_gives_nan_mean_and_zero_gradient() {
         let x = tensor_from::<f64>(&[2, 3], 2, -1.0, 1.0);
-        assert!(x
-            .cross_entropy(&[5, 5], Some(5), Reduction::Mean)
-            .unwrap()
-            .item()
-            .unwrap()
-            .is_nan());
-        assert_eq!(
-            x.cross_entropy(&[5, 5], Some(5), Reduction::Sum)
-                .unwrap()
-                .item()
-                .unwrap(),
-            0.0
-        );
-        let (_, _, g) = analytic_gradients(
-            &[x],
-            |v| v[0].cross_entropy_masked(&[0, 1], &[false, false], Reduction::Mean),
-            3,
-        )
-        .unwrap();
+        assert!(x.cross_entropy(&[5, 5], Some(5), Reduction::Mean).unwrap().item().unwrap().is_nan());
+        assert_eq!(x.cross_entropy(&[5, 5], Some(5), Reduction::Sum).unwrap().item().unwrap(), 0.0);
+        let (_, _, g) =
+            analytic_gradients(&[x], |v| v[0].cross_entropy_masked(&[0, 1], &[false, false], Reduction::Mean), 3)
+                .unwrap();
         assert_eq!(g[0].to_vec(), vec![0.0; 6]);
     }
 
@@ -520,28 +423,16 @@ mod tests {
         let counted = |r: usize| t[r] != c;
         let count = (0..n).filter(|&r| counted(r)).count() as f64;
         let rows = naive_rows(x.data(), c, &t, counted);
-        let loss = x
-            .cross_entropy(&t, Some(c), Reduction::Mean)
-            .unwrap()
-            .item()
-            .unwrap();
+        let loss = x.cross_entropy(&t, Some(c), Reduction::Mean).unwrap().item().unwrap();
         assert!((loss - rows.iter().sum::<f64>() / count).abs() < 1e-12);
         let p = crate::Parameter::new(x.clone());
         let tape = crate::Tape::new();
-        tape.watch(&p)
-            .cross_entropy(&t, Some(c), Reduction::Mean)
-            .unwrap()
-            .backward()
-            .unwrap();
+        tape.watch(&p).cross_entropy(&t, Some(c), Reduction::Mean).unwrap().backward().unwrap();
         let g = p.grad().unwrap();
         for (r, (row, grow)) in x.data().chunks(c).zip(g.data().chunks(c)).enumerate() {
             let z: f64 = row.iter().map(|v| v.exp()).sum();
             for (j, (&v, &gj)) in row.iter().zip(grow).enumerate() {
-                let e = if counted(r) {
-                    (v.exp() / z - f64::from(u8::from(j == t[r]))) / count
-                } else {
-                    0.0
-                };
+                let e = if counted(r) { (v.exp() / z - f64::from(u8::from(j == t[r]))) / count } else { 0.0 };
                 assert!((gj - e).abs() < 1e-15, "row {r} class {j}");
             }
         }
@@ -550,10 +441,7 @@ mod tests {
     #[test]
     fn cross_entropy_is_stable_for_large_logits_in_f32() {
         let x = Tensor::<f32>::from_vec(vec![1000.0, -1000.0, 0.0, 500.0], &[2, 2]).unwrap();
-        let l = x
-            .cross_entropy(&[1, 0], None, Reduction::None)
-            .unwrap()
-            .to_vec();
+        let l = x.cross_entropy(&[1, 0], None, Reduction::None).unwrap().to_vec();
         assert_eq!(l, vec![2000.0, 500.0]);
     }
 
@@ -561,12 +449,7 @@ mod tests {
     fn mse_values_match_naive() {
         let x = tensor_from::<f64>(&[3, 50_000], 6, -2.0, 2.0); // large: parallel chunked sum
         let t = tensor_from::<f64>(&[3, 50_000], 7, -2.0, 2.0);
-        let e: f64 = x
-            .data()
-            .iter()
-            .zip(t.data())
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum();
+        let e: f64 = x.data().iter().zip(t.data()).map(|(a, b)| (a - b) * (a - b)).sum();
         let s = x.mse_loss(&t, Reduction::Sum).unwrap().item().unwrap();
         let m = x.mse_loss(&t, Reduction::Mean).unwrap().item().unwrap();
         assert!((s - e).abs() < 1e-9 * e);
@@ -585,65 +468,22 @@ mod tests {
     fn bad_arguments_are_errors() {
         let x = Tensor::<f32>::zeros(&[2, 3]);
         let e = x.cross_entropy(&[0, 3], None, Reduction::Mean).unwrap_err();
-        assert_eq!(
-            e,
-            TensorError::invalid(
-                "cross_entropy",
-                "target 3 at row 1 is out of range for 3 classes"
-            )
-        );
-        let e = x
-            .cross_entropy(&[0, 3], Some(2), Reduction::Sum)
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "cross_entropy: target 3 at row 1 is out of range for 3 classes"
-        );
+        assert_eq!(e, TensorError::invalid("cross_entropy", "target 3 at row 1 is out of range for 3 classes"));
+        let e = x.cross_entropy(&[0, 3], Some(2), Reduction::Sum).unwrap_err();
+        assert_eq!(e.to_string(), "cross_entropy: target 3 at row 1 is out of range for 3 classes");
         let e = x.cross_entropy(&[0], None, Reduction::Mean).unwrap_err();
-        assert!(matches!(
-            e,
-            TensorError::ShapeMismatch {
-                op: "cross_entropy",
-                ..
-            }
-        ));
+        assert!(matches!(e, TensorError::ShapeMismatch { op: "cross_entropy", .. }));
+        assert!(e.to_string().contains("needs one target per row: 2 (the product of the leading axes), got 1"), "{e}");
+        let e = x.cross_entropy_masked(&[0, 1], &[true], Reduction::Mean).unwrap_err();
         assert!(
-            e.to_string()
-                .contains("needs one target per row: 2 (the product of the leading axes), got 1"),
+            e.to_string().starts_with("cross_entropy_masked: incompatible shapes [2, 3] and [1]: needs one mask"),
             "{e}"
         );
-        let e = x
-            .cross_entropy_masked(&[0, 1], &[true], Reduction::Mean)
-            .unwrap_err();
-        assert!(
-            e.to_string().starts_with(
-                "cross_entropy_masked: incompatible shapes [2, 3] and [1]: needs one mask"
-            ),
-            "{e}"
-        );
-        let e = x
-            .cross_entropy_masked(&[0, 4], &[true, true], Reduction::None)
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "cross_entropy_masked: target 4 at row 1 is out of range for 3 classes"
-        );
-        let e = Tensor::<f32>::scalar(1.0)
-            .cross_entropy(&[0], None, Reduction::Mean)
-            .unwrap_err();
-        assert!(
-            matches!(
-                e,
-                TensorError::BadShape {
-                    op: "cross_entropy",
-                    ..
-                }
-            ),
-            "{e}"
-        );
-        let e = x
-            .mse_loss(&Tensor::zeros(&[3, 2]), Reduction::Mean)
-            .unwrap_err();
+        let e = x.cross_entropy_masked(&[0, 4], &[true, true], Reduction::None).unwrap_err();
+        assert_eq!(e.to_string(), "cross_entropy_masked: target 4 at row 1 is out of range for 3 classes");
+        let e = Tensor::<f32>::scalar(1.0).cross_entropy(&[0], None, Reduction::Mean).unwrap_err();
+        assert!(matches!(e, TensorError::BadShape { op: "cross_entropy", .. }), "{e}");
+        let e = x.mse_loss(&Tensor::zeros(&[3, 2]), Reduction::Mean).unwrap_err();
         assert_eq!(
             e.to_string(),
             "mse_loss: incompatible shapes [2, 3] and [3, 2]: prediction and target must have the same shape"

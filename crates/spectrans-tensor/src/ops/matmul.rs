@@ -79,7 +79,22 @@ fn matmul_kernel<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> 
         let rows = numel(&p.batch) * m;
         // SAFETY: buffers have exactly rows×k, k×n and rows×n elements with these strides.
         unsafe {
-            T::gemm(rows, n, k, out.as_mut_ptr(), n as isize, 1, false, a.data.as_ptr(), a_rs, a_cs, b.data.as_ptr(), b_rs, b_cs, threads);
+            T::gemm(
+                rows,
+                n,
+                k,
+                out.as_mut_ptr(),
+                n as isize,
+                1,
+                false,
+                a.data.as_ptr(),
+                a_rs,
+                a_cs,
+                b.data.as_ptr(),
+                b_rs,
+                b_cs,
+                threads,
+            );
         }
         return Ok(Tensor::from_parts(out, p.out_shape));
     }
@@ -189,7 +204,11 @@ impl<T: Float> Tensor<T> {
         if !Tensor::any_tracked(&[self, rhs]) {
             return Ok(value);
         }
-        Tensor::from_op(value, &[self, rhs], MatmulBackward { a: self.detach(), b: rhs.detach(), ta: trans_self, tb: trans_rhs })
+        Tensor::from_op(
+            value,
+            &[self, rhs],
+            MatmulBackward { a: self.detach(), b: rhs.detach(), ta: trans_self, tb: trans_rhs },
+        )
     }
 }
 
@@ -258,7 +277,10 @@ mod tests {
     fn shape_errors_name_the_op_and_shapes() {
         let a = Tensor::<f32>::zeros(&[2, 3]);
         let e = a.matmul(&Tensor::zeros(&[4, 5])).unwrap_err();
-        assert_eq!(e.to_string(), "matmul: incompatible shapes [2, 3] and [4, 5]: inner dimensions differ: 3 vs 4 (lhs · rhs)");
+        assert_eq!(
+            e.to_string(),
+            "matmul: incompatible shapes [2, 3] and [4, 5]: inner dimensions differ: 3 vs 4 (lhs · rhs)"
+        );
         assert!(a.matmul(&Tensor::zeros(&[3])).unwrap_err().to_string().contains("rank >= 2"));
         let e = Tensor::<f32>::zeros(&[2, 2, 3]).matmul(&Tensor::zeros(&[3, 3, 4])).unwrap_err();
         assert!(e.to_string().contains("cannot broadcast"), "{e}");

@@ -31,8 +31,7 @@ pub(crate) fn sum_to_shape<T: Float>(g: &Tensor<T>, shape: &[usize]) -> Tensor<T
     let off = rank - shape.len();
     // target strides laid over the broadcast shape, 0 where broadcast
     let ts = strides(shape);
-    let tstr: Vec<usize> =
-        (0..rank).map(|i| if i < off || shape[i - off] == 1 { 0 } else { ts[i - off] }).collect();
+    let tstr: Vec<usize> = (0..rank).map(|i| if i < off || shape[i - off] == 1 { 0 } else { ts[i - off] }).collect();
     let mut out = vec![T::zero(); numel(shape)];
     let zero = vec![0; rank];
     let gd = g.data();

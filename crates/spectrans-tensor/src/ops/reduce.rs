@@ -44,7 +44,13 @@ impl<T: Float> Backward<T> for SumBackward {
     }
 }
 
-fn sum_scaled<T: Float>(op: &'static str, x: &Tensor<T>, axes: &[isize], keepdim: bool, mean: bool) -> Result<Tensor<T>> {
+fn sum_scaled<T: Float>(
+    op: &'static str,
+    x: &Tensor<T>,
+    axes: &[isize],
+    keepdim: bool,
+    mean: bool,
+) -> Result<Tensor<T>> {
     let axes = normalize_axes(op, axes, &x.shape)?;
     let (kept, out_shape) = reduced_shapes(&x.shape, &axes, keepdim);
     let count: usize = axes.iter().map(|&a| x.shape[a]).product();

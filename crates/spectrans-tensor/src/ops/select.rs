@@ -16,11 +16,7 @@ fn check_mask_len(op: &'static str, mask: &[bool], mask_shape: &[usize]) -> Resu
         return Err(TensorError::bad_shape(
             op,
             mask_shape,
-            format!(
-                "the mask needs {} entries for this shape, got {}",
-                numel(mask_shape),
-                mask.len()
-            ),
+            format!("the mask needs {} entries for this shape, got {}", numel(mask_shape), mask.len()),
         ));
     }
     Ok(())
@@ -51,12 +47,7 @@ impl<T: Float> Backward<T> for MaskedFillBackward {
 
     fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
         let m = expand_mask(&self.mask, &self.mask_shape, &g.shape);
-        let dx = g
-            .data()
-            .iter()
-            .zip(m.iter())
-            .map(|(&v, &filled)| if filled { T::zero() } else { v })
-            .collect();
+        let dx = g.data().iter().zip(m.iter()).map(|(&v, &filled)| if filled { T::zero() } else { v }).collect();
         Ok(vec![Some(Tensor::from_parts(dx, g.shape.clone()))])
     }
 }
@@ -78,21 +69,10 @@ impl<T: Float> Backward<T> for WhereBackward {
     fn backward(&self, g: &Tensor<T>, needs: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
         let m = expand_mask(&self.mask, &self.mask_shape, &g.shape);
         let pick = |side: bool, shape: &[usize]| -> Result<Tensor<T>> {
-            let full = g
-                .data()
-                .iter()
-                .zip(m.iter())
-                .map(|(&v, &mi)| if mi == side { v } else { T::zero() })
-                .collect();
-            Ok(sum_to_shape(
-                &Tensor::from_parts(full, g.shape.clone()),
-                shape,
-            ))
+            let full = g.data().iter().zip(m.iter()).map(|(&v, &mi)| if mi == side { v } else { T::zero() }).collect();
+            Ok(sum_to_shape(&Tensor::from_parts(full, g.shape.clone()), shape))
         };
-        Ok(vec![
-            when(needs[0], || pick(true, &self.a_shape))?,
-            when(needs[1], || pick(false, &self.b_shape))?,
-        ])
+        Ok(vec![when(needs[0], || pick(true, &self.a_shape))?, when(needs[1], || pick(false, &self.b_shape))?])
     }
 }
 
@@ -124,10 +104,7 @@ impl<T: Float> Tensor<T> {
         }
         let mut out = self.data().to_vec();
         if mask_shape == self.shape.as_slice() {
-            out.iter_mut()
-                .zip(mask)
-                .filter(|(_, &m)| m)
-                .for_each(|(o, _)| *o = value);
+            out.iter_mut().zip(mask).filter(|(_, &m)| m).for_each(|(o, _)| *o = value);
         } else {
             let ms = broadcast_strides(mask_shape, &self.shape);
             let zero = vec![0; self.rank()];
@@ -141,14 +118,7 @@ impl<T: Float> Tensor<T> {
         if !self.is_tracked() {
             return Ok(result);
         }
-        Tensor::from_op(
-            result,
-            &[self],
-            MaskedFillBackward {
-                mask: mask.to_vec(),
-                mask_shape: mask_shape.to_vec(),
-            },
-        )
+        Tensor::from_op(result, &[self], MaskedFillBackward { mask: mask.to_vec(), mask_shape: mask_shape.to_vec() })
     }
 
     /// Element-wise `mask ? a : b`; gradients flow to `a` where the mask is true and to `b`
@@ -166,12 +136,7 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(y.to_vec(), vec![1.0, -1.0, -1.0, 2.0]);
     /// # Ok::<(), spectrans_tensor::TensorError>(())
     /// ```
-    pub fn where_mask(
-        mask: &[bool],
-        mask_shape: &[usize],
-        a: &Tensor<T>,
-        b: &Tensor<T>,
-    ) -> Result<Tensor<T>> {
+    pub fn where_mask(mask: &[bool], mask_shape: &[usize], a: &Tensor<T>, b: &Tensor<T>) -> Result<Tensor<T>> {
         check_mask_len("where_mask", mask, mask_shape)?;
         let ab = broadcast_shapes("where_mask", &a.shape, &b.shape)?;
         let shape = broadcast_shapes("where_mask", &ab, mask_shape)?;
@@ -183,13 +148,8 @@ impl<T: Float> Tensor<T> {
                 *o = if mi { x } else { y };
             }
         } else {
-            let (sa, sb) = (
-                broadcast_strides(&a.shape, &shape),
-                broadcast_strides(&b.shape, &shape),
-            );
-            for_each_broadcast(&shape, &sa, &sb, |o, i, j| {
-                out[o] = if m[o] { ad[i] } else { bd[j] }
-            });
+            let (sa, sb) = (broadcast_strides(&a.shape, &shape), broadcast_strides(&b.shape, &shape));
+            for_each_broadcast(&shape, &sa, &sb, |o, i, j| out[o] = if m[o] { ad[i] } else { bd[j] });
         }
         let value = Tensor::from_parts(out, shape);
         if !Tensor::any_tracked(&[a, b]) {
@@ -209,9 +169,7 @@ impl<T: Float> Tensor<T> {
 mod tests {
     use super::*;
     use crate::rng::Rng;
-    use crate::testing::{
-        adjoint_error, assert_gradients, shapes_broadcasting_with, small_shape, tensor_from,
-    };
+    use crate::testing::{adjoint_error, assert_gradients, shapes_broadcasting_with, small_shape, tensor_from};
     use proptest::prelude::*;
 
     /// A shape and a mask shape that broadcasts to it (some axes 1, some leading axes dropped).
@@ -222,12 +180,7 @@ mod tests {
                 (Just(s), prop::collection::vec(any::<bool>(), n), 0..=n)
             })
             .prop_map(|(s, ones, drop)| {
-                let m = s
-                    .iter()
-                    .zip(&ones)
-                    .map(|(&d, &one)| if one { 1 } else { d })
-                    .skip(drop)
-                    .collect();
+                let m = s.iter().zip(&ones).map(|(&d, &one)| if one { 1 } else { d }).skip(drop).collect();
                 (s, m)
             })
     }
@@ -239,11 +192,7 @@ mod tests {
 
     /// The mask as a 0/1 tensor, for reference results through broadcasting arithmetic.
     fn as_float(mask: &[bool], shape: &[usize]) -> Tensor<f64> {
-        Tensor::from_vec(
-            mask.iter().map(|&m| f64::from(u8::from(m))).collect(),
-            shape,
-        )
-        .unwrap()
+        Tensor::from_vec(mask.iter().map(|&m| f64::from(u8::from(m))).collect(), shape).unwrap()
     }
 
     proptest! {
@@ -288,62 +237,28 @@ mod tests {
         let b = Tensor::<f64>::scalar(0.0);
         let y = Tensor::where_mask(&[true, false, true], &[3], &a, &b).unwrap();
         assert_eq!((y.shape(), y.to_vec()), (&[3][..], vec![1.0, 0.0, 1.0]));
-        assert_gradients(&[a, b], |v| {
-            Tensor::where_mask(&[true, false, true], &[3], &v[0], &v[1])
-        });
+        assert_gradients(&[a, b], |v| Tensor::where_mask(&[true, false, true], &[3], &v[0], &v[1]));
     }
 
     #[test]
     fn bad_masks_are_errors() {
         let x = Tensor::<f32>::zeros(&[2, 3]);
         let e = x.masked_fill(&[true; 5], &[2, 3], 0.0).unwrap_err();
-        assert!(matches!(
-            e,
-            TensorError::BadShape {
-                op: "masked_fill",
-                ..
-            }
-        ));
-        assert_eq!(
-            e.to_string(),
-            "masked_fill: invalid shape [2, 3]: the mask needs 6 entries for this shape, got 5"
-        );
+        assert!(matches!(e, TensorError::BadShape { op: "masked_fill", .. }));
+        assert_eq!(e.to_string(), "masked_fill: invalid shape [2, 3]: the mask needs 6 entries for this shape, got 5");
         let e = x.masked_fill(&[true; 2], &[2], 0.0).unwrap_err();
         assert_eq!(
             e.to_string(),
             "masked_fill: incompatible shapes [2, 3] and [2]: dimension 3 vs 2 cannot broadcast (aligned from the right)"
         );
         let e = x.masked_fill(&[true; 12], &[2, 2, 3], 0.0).unwrap_err();
-        assert!(matches!(
-            e,
-            TensorError::ShapeMismatch {
-                op: "masked_fill",
-                ..
-            }
-        ));
+        assert!(matches!(e, TensorError::ShapeMismatch { op: "masked_fill", .. }));
         assert!(e.to_string().contains("without enlarging it"), "{e}");
         let e = Tensor::where_mask(&[true; 4], &[4], &x, &x).unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("where_mask: incompatible shapes [2, 3] and [4]"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("where_mask: incompatible shapes [2, 3] and [4]"), "{e}");
         let e = Tensor::where_mask(&[true; 3], &[3], &x, &Tensor::zeros(&[2])).unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("where_mask: incompatible shapes [2, 3] and [2]"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("where_mask: incompatible shapes [2, 3] and [2]"), "{e}");
         let e = Tensor::where_mask(&[true], &[3], &x, &x).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                TensorError::BadShape {
-                    op: "where_mask",
-                    ..
-                }
-            ),
-            "{e}"
-        );
+        assert!(matches!(e, TensorError::BadShape { op: "where_mask", .. }), "{e}");
     }
 }

@@ -14,11 +14,7 @@ use crate::tensor::Tensor;
 /// Geometry of an axis inside a contiguous shape: `(outer, len, inner)`, where the tensor is seen as
 /// `outer` blocks of `len × inner` and the axis runs over `len` with stride `inner`.
 fn axis_geometry(shape: &[usize], axis: usize) -> (usize, usize, usize) {
-    (
-        numel(&shape[..axis]),
-        shape[axis],
-        numel(&shape[axis + 1..]),
-    )
+    (numel(&shape[..axis]), shape[axis], numel(&shape[axis + 1..]))
 }
 
 /// Largest element of a row (−∞ when empty; NaN entries are skipped, and then propagate
@@ -28,10 +24,7 @@ pub(crate) fn row_max<T: Float>(x: &[T]) -> T {
     const L: usize = 8;
     let mut acc = [T::neg_infinity(); L];
     let chunks = x.chunks_exact(L);
-    let mut m = chunks
-        .remainder()
-        .iter()
-        .fold(T::neg_infinity(), |a, &v| if v > a { v } else { a });
+    let mut m = chunks.remainder().iter().fold(T::neg_infinity(), |a, &v| if v > a { v } else { a });
     for c in chunks {
         for i in 0..L {
             acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
@@ -87,10 +80,7 @@ fn softmax_block<T: Float>(x: &[T], out: &mut [T], len: usize, inner: usize, log
     }
     let mut s = vec![T::zero(); inner];
     for j in 0..len {
-        let (xr, or) = (
-            &x[j * inner..(j + 1) * inner],
-            &mut out[j * inner..(j + 1) * inner],
-        );
+        let (xr, or) = (&x[j * inner..(j + 1) * inner], &mut out[j * inner..(j + 1) * inner]);
         for (((o, &v), &mi), si) in or.iter_mut().zip(xr).zip(&m).zip(s.iter_mut()) {
             let e = (v - mi).exp();
             *si += e;
@@ -101,10 +91,7 @@ fn softmax_block<T: Float>(x: &[T], out: &mut [T], len: usize, inner: usize, log
         // reuse `m` as the log-sum-exp
         m.iter_mut().zip(&s).for_each(|(mi, &si)| *mi += si.ln());
         for j in 0..len {
-            let (xr, or) = (
-                &x[j * inner..(j + 1) * inner],
-                &mut out[j * inner..(j + 1) * inner],
-            );
+            let (xr, or) = (&x[j * inner..(j + 1) * inner], &mut out[j * inner..(j + 1) * inner]);
             for ((o, &v), &lse) in or.iter_mut().zip(xr).zip(&m) {
                 *o = v - lse;
             }
@@ -123,14 +110,10 @@ fn softmax_kernel<T: Float>(x: &Tensor<T>, axis: usize, log: bool) -> Tensor<T> 
     let mut out = vec![T::zero(); x.numel()];
     let xd = x.data();
     if inner == 1 {
-        par::rows_mut(&mut out, len, |r, row| {
-            softmax_row(&xd[r * len..(r + 1) * len], row, log)
-        });
+        par::rows_mut(&mut out, len, |r, row| softmax_row(&xd[r * len..(r + 1) * len], row, log));
     } else {
         let block = len * inner;
-        par::rows_mut(&mut out, block, |b, ob| {
-            softmax_block(&xd[b * block..(b + 1) * block], ob, len, inner, log)
-        });
+        par::rows_mut(&mut out, block, |b, ob| softmax_block(&xd[b * block..(b + 1) * block], ob, len, inner, log));
     }
     Tensor::from_parts(out, x.shape.clone())
 }
@@ -167,17 +150,9 @@ impl<T: Float> SoftmaxBackward<T> {
                 *si += if self.log { gi } else { gi * yi };
             }
         }
-        for ((dr, gr), yr) in dx
-            .chunks_exact_mut(inner)
-            .zip(g.chunks_exact(inner))
-            .zip(y.chunks_exact(inner))
-        {
+        for ((dr, gr), yr) in dx.chunks_exact_mut(inner).zip(g.chunks_exact(inner)).zip(y.chunks_exact(inner)) {
             for (((d, &gi), &yi), &si) in dr.iter_mut().zip(gr).zip(yr).zip(&s) {
-                *d = if self.log {
-                    gi - yi.exp() * si
-                } else {
-                    yi * (gi - si)
-                };
+                *d = if self.log { gi - yi.exp() * si } else { yi * (gi - si) };
             }
         }
     }
@@ -209,12 +184,7 @@ impl<T: Float> Backward<T> for SoftmaxBackward<T> {
     }
 }
 
-fn softmax_op<T: Float>(
-    op: &'static str,
-    x: &Tensor<T>,
-    axis: isize,
-    log: bool,
-) -> Result<Tensor<T>> {
+fn softmax_op<T: Float>(op: &'static str, x: &Tensor<T>, axis: isize, log: bool) -> Result<Tensor<T>> {
     let axis = normalize_axis(op, axis, &x.shape)?;
     let y = softmax_kernel(x, axis, log);
     if !x.is_tracked() {
@@ -312,15 +282,11 @@ mod tests {
 
     #[test]
     fn stable_for_large_logits_in_f32() {
-        let x = Tensor::<f32>::from_vec(vec![1000.0, 1001.0, 999.0, -1000.0, 88.0, 89.0], &[2, 3])
-            .unwrap();
+        let x = Tensor::<f32>::from_vec(vec![1000.0, 1001.0, 999.0, -1000.0, 88.0, 89.0], &[2, 3]).unwrap();
         for axis in [0, 1] {
             let y = x.softmax(axis).unwrap();
             let ly = x.log_softmax(axis).unwrap();
-            assert!(
-                !y.has_non_finite() && !ly.has_non_finite(),
-                "axis {axis}: {y:?} {ly:?}"
-            );
+            assert!(!y.has_non_finite() && !ly.has_non_finite(), "axis {axis}: {y:?} {ly:?}");
         }
         let y = x.softmax(1).unwrap().to_vec();
         let e = [(-1.0f64).exp(), 1.0, (-2.0f64).exp()];
@@ -336,44 +302,17 @@ mod tests {
     fn empty_axis_and_tensor_do_not_panic() {
         let x = Tensor::<f32>::zeros(&[3, 0]);
         assert_eq!(x.softmax(-1).unwrap().shape(), &[3, 0]);
-        assert_eq!(
-            Tensor::<f32>::zeros(&[0, 4])
-                .log_softmax(0)
-                .unwrap()
-                .shape(),
-            &[0, 4]
-        );
+        assert_eq!(Tensor::<f32>::zeros(&[0, 4]).log_softmax(0).unwrap().shape(), &[0, 4]);
     }
 
     #[test]
     fn bad_axis_is_an_error() {
         let x = Tensor::<f32>::zeros(&[2, 3]);
         let e = x.softmax(2).unwrap_err();
-        assert!(matches!(
-            e,
-            TensorError::BadAxis {
-                op: "softmax",
-                axis: 2,
-                rank: 2,
-                ..
-            }
-        ));
-        assert_eq!(
-            e.to_string(),
-            "softmax: axis 2 is out of range for a tensor of rank 2 (shape [2, 3])"
-        );
+        assert!(matches!(e, TensorError::BadAxis { op: "softmax", axis: 2, rank: 2, .. }));
+        assert_eq!(e.to_string(), "softmax: axis 2 is out of range for a tensor of rank 2 (shape [2, 3])");
         let e = x.log_softmax(-3).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                TensorError::BadAxis {
-                    op: "log_softmax",
-                    axis: -3,
-                    ..
-                }
-            ),
-            "{e}"
-        );
+        assert!(matches!(e, TensorError::BadAxis { op: "log_softmax", axis: -3, .. }), "{e}");
         assert!(Tensor::<f32>::scalar(1.0).softmax(0).is_err());
     }
 }

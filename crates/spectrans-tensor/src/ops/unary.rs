@@ -299,7 +299,8 @@ mod tests {
     fn activation_values_match_closed_forms() {
         // GELU(x) = x·Φ(x); reference values of Φ from tables (scipy.stats.norm.cdf).
         let x = Tensor::<f64>::from_vec(vec![-2.0, -0.5, 0.0, 1.0, 2.0], &[5]).unwrap();
-        let phi = [0.022_750_131_948_179_2, 0.308_537_538_725_986_9, 0.5, 0.841_344_746_068_542_9, 0.977_249_868_051_820_8];
+        let phi =
+            [0.022_750_131_948_179_2, 0.308_537_538_725_986_9, 0.5, 0.841_344_746_068_542_9, 0.977_249_868_051_820_8];
         for ((&xi, &yi), p) in x.data().iter().zip(x.gelu().unwrap().data()).zip(phi) {
             assert!((yi - xi * p).abs() < 1e-14, "gelu({xi}) = {yi}");
         }

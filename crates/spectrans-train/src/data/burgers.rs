@@ -74,10 +74,7 @@ impl BurgersSpec {
             return bad("n_samples", "needs at least one sample".into());
         }
         if self.resolution_fine < 4 || self.resolution_fine % 2 != 0 {
-            return bad(
-                "resolution_fine",
-                format!("needs an even grid size >= 4, got {}", self.resolution_fine),
-            );
+            return bad("resolution_fine", format!("needs an even grid size >= 4, got {}", self.resolution_fine));
         }
         if !self.subsample.is_power_of_two() || self.resolution_fine % self.subsample != 0 {
             return bad(
@@ -89,16 +86,10 @@ impl BurgersSpec {
             );
         }
         if !self.viscosity.is_finite() || self.viscosity <= 0.0 {
-            return bad(
-                "viscosity",
-                format!("must be finite and > 0, got {}", self.viscosity),
-            );
+            return bad("viscosity", format!("must be finite and > 0, got {}", self.viscosity));
         }
         if !self.t_end.is_finite() || self.t_end <= 0.0 {
-            return bad(
-                "t_end",
-                format!("must be finite and > 0, got {}", self.t_end),
-            );
+            return bad("t_end", format!("must be finite and > 0, got {}", self.t_end));
         }
         if self.time_steps == 0 {
             return bad("time_steps", "needs at least one time step".into());
@@ -108,11 +99,7 @@ impl BurgersSpec {
 
     /// The fields that determine the cached content (the subsampling only when it is stored).
     fn cache_key(&self, dtype: DType) -> String {
-        let stored = if self.cache_fine {
-            self.resolution_fine
-        } else {
-            self.resolution()
-        };
+        let stored = if self.cache_fine { self.resolution_fine } else { self.resolution() };
         format!(
             "burgers/v1 n={} fine={} stored={} seed={} nu={:e} t={:e} steps={} dtype={}",
             self.n_samples,
@@ -159,12 +146,7 @@ pub fn generate(
     subsample: usize,
     seed: u64,
 ) -> Result<(Tensor<f64>, Tensor<f64>)> {
-    generate_with(&BurgersSpec::new(
-        n_samples,
-        resolution_fine,
-        subsample,
-        seed,
-    ))
+    generate_with(&BurgersSpec::new(n_samples, resolution_fine, subsample, seed))
 }
 
 /// [`generate`] for a full specification.
@@ -198,39 +180,25 @@ fn generate_at(spec: &BurgersSpec, stride: usize) -> Result<(Tensor<f64>, Tensor
         .map(|mut rng| -> Result<_> {
             let u0 = grf.sample(n, &mut rng)?;
             let u1 = solver.solve(&u0)?;
-            Ok((
-                u0.into_iter().step_by(stride).collect(),
-                u1.into_iter().step_by(stride).collect(),
-            ))
+            Ok((u0.into_iter().step_by(stride).collect(), u1.into_iter().step_by(stride).collect()))
         })
         .collect::<Result<_>>()?;
-    let (mut a, mut b) = (
-        Vec::with_capacity(spec.n_samples * s),
-        Vec::with_capacity(spec.n_samples * s),
-    );
+    let (mut a, mut b) = (Vec::with_capacity(spec.n_samples * s), Vec::with_capacity(spec.n_samples * s));
     for (u0, u1) in pairs {
         a.extend(u0);
         b.extend(u1);
     }
-    Ok((
-        Tensor::from_vec(a, &[spec.n_samples, s])?,
-        Tensor::from_vec(b, &[spec.n_samples, s])?,
-    ))
+    Ok((Tensor::from_vec(a, &[spec.n_samples, s])?, Tensor::from_vec(b, &[spec.n_samples, s])?))
 }
 
 /// 64-bit FNV-1a: a small stable hash (the same on every platform and run) for cache names.
 fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// The cache file of `spec` in element type `T`: `dir/burgers_<16 hex digits>.safetensors`.
 pub fn cache_path<T: Float>(dir: impl AsRef<Path>, spec: &BurgersSpec) -> PathBuf {
-    dir.as_ref().join(format!(
-        "burgers_{:016x}.safetensors",
-        fnv1a(&spec.cache_key(T::DTYPE))
-    ))
+    dir.as_ref().join(format!("burgers_{:016x}.safetensors", fnv1a(&spec.cache_key(T::DTYPE))))
 }
 
 const META_KEY: &str = "spectrans.burgers_spec";
@@ -256,10 +224,7 @@ const META_KEY: &str = "spectrans.burgers_spec";
 /// # std::fs::remove_dir_all(&dir).ok();
 /// # Ok::<(), spectrans_train::TrainError>(())
 /// ```
-pub fn load_or_generate<T: Float>(
-    dir: impl AsRef<Path>,
-    spec: &BurgersSpec,
-) -> Result<BurgersData<T>> {
+pub fn load_or_generate<T: Float>(dir: impl AsRef<Path>, spec: &BurgersSpec) -> Result<BurgersData<T>> {
     spec.validate()?;
     let path = cache_path::<T>(&dir, spec);
     let stride = if spec.cache_fine { 1 } else { spec.subsample };
@@ -274,8 +239,8 @@ pub fn load_or_generate<T: Float>(
     }
     let (u0, u1) = generate_at(spec, stride)?;
     let (u0, u1) = (u0.cast::<T>(), u1.cast::<T>());
-    let json = serde_json::to_string(spec)
-        .map_err(|e| TrainError::format(path.display().to_string(), e.to_string()))?;
+    let json =
+        serde_json::to_string(spec).map_err(|e| TrainError::format(path.display().to_string(), e.to_string()))?;
     let bytes = io::serialize(
         vec![
             ("u0".to_string(), Blob::new(u0.data(), u0.shape())),
@@ -301,13 +266,10 @@ fn read_cache<T: Float>(
 ) -> Result<(Tensor<T>, Tensor<T>)> {
     let file = path.display().to_string();
     let (tensors, meta) = io::deserialize(bytes, &file)?;
-    let stored: BurgersSpec = meta
-        .get(META_KEY)
-        .ok_or_else(|| TrainError::format(&file, format!("no `{META_KEY}` metadata")))
-        .and_then(|j| {
-            serde_json::from_str(j)
-                .map_err(|e| TrainError::format(&file, format!("bad `{META_KEY}`: {e}")))
-        })?;
+    let stored: BurgersSpec =
+        meta.get(META_KEY).ok_or_else(|| TrainError::format(&file, format!("no `{META_KEY}` metadata"))).and_then(
+            |j| serde_json::from_str(j).map_err(|e| TrainError::format(&file, format!("bad `{META_KEY}`: {e}"))),
+        )?;
     if stored.cache_key(T::DTYPE) != spec.cache_key(T::DTYPE) {
         return Err(TrainError::format(&file, "holds a different Burgers spec"));
     }
@@ -315,10 +277,7 @@ fn read_cache<T: Float>(
     for name in ["u0", "u1"] {
         let dtype = tensors.tensor(name).map(|v| v.dtype()).ok();
         if dtype != Some(io::safetensors_dtype::<T>()) {
-            return Err(TrainError::format(
-                &file,
-                format!("tensor `{name}` is missing or not {}", T::DTYPE.name()),
-            ));
+            return Err(TrainError::format(&file, format!("tensor `{name}` is missing or not {}", T::DTYPE.name())));
         }
     }
     let u0 = io::read_tensor::<T>(&tensors, "u0", &shape, &file)?;
@@ -335,11 +294,7 @@ fn subsample<T: Float>(t: &Tensor<T>, stride: usize) -> Result<Tensor<T>> {
         return Ok(t.clone());
     }
     let (rows, cols) = (t.shape()[0], t.shape()[1]);
-    let out: Vec<T> = t
-        .data()
-        .chunks(cols.max(1))
-        .flat_map(|r| r.iter().step_by(stride).copied())
-        .collect();
+    let out: Vec<T> = t.data().chunks(cols.max(1)).flat_map(|r| r.iter().step_by(stride).copied()).collect();
     Ok(Tensor::from_vec(out, &[rows, cols / stride])?)
 }
 
@@ -349,10 +304,7 @@ mod tests {
 
     /// A debug-mode-sized spec (the paper's 8192-point grid is for release builds).
     fn small(n_samples: usize, subsample: usize, seed: u64) -> BurgersSpec {
-        BurgersSpec {
-            time_steps: 100,
-            ..BurgersSpec::new(n_samples, 32, subsample, seed)
-        }
+        BurgersSpec { time_steps: 100, ..BurgersSpec::new(n_samples, 32, subsample, seed) }
     }
 
     fn temp_dir(name: &str) -> PathBuf {
@@ -365,10 +317,7 @@ mod tests {
     fn identical_for_one_and_two_threads() {
         let spec = small(6, 1, 42);
         let run = |threads| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| generate_with(&spec)).unwrap()
         };
         let (a0, a1) = run(1);
@@ -383,16 +332,12 @@ mod tests {
         let (f0, f1) = generate_with(&small(3, 1, 9)).unwrap();
         let (s0, s1) = generate_with(&small(2, 4, 9)).unwrap();
         assert_eq!(s0.shape(), &[2, 8]);
-        let every4 =
-            |t: &Tensor<f64>| -> Vec<f64> { t.data()[..64].iter().step_by(4).copied().collect() };
+        let every4 = |t: &Tensor<f64>| -> Vec<f64> { t.data()[..64].iter().step_by(4).copied().collect() };
         assert_eq!(s0.to_vec(), every4(&f0));
         assert_eq!(s1.to_vec(), every4(&f1));
         // u1 really is the solver's output for u0
         let solver = BurgersSolver::new(32, 0.1, 1.0, 100).unwrap();
-        assert_eq!(
-            solver.solve(&f0.data()[32..64]).unwrap(),
-            f1.data()[32..64].to_vec()
-        );
+        assert_eq!(solver.solve(&f0.data()[32..64]).unwrap(), f1.data()[32..64].to_vec());
     }
 
     #[test]
@@ -402,12 +347,7 @@ mod tests {
         let first = load_or_generate::<f64>(&dir, &spec).unwrap();
         assert!(!first.from_cache);
         let path = cache_path::<f64>(&dir, &spec);
-        assert!(path
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .starts_with("burgers_"));
+        assert!(path.file_name().unwrap().to_str().unwrap().starts_with("burgers_"));
         let second = load_or_generate::<f64>(&dir, &spec).unwrap();
         assert!(second.from_cache);
         assert_eq!(first.inputs.to_vec(), second.inputs.to_vec());
@@ -428,19 +368,10 @@ mod tests {
     #[test]
     fn a_fine_cache_serves_every_subsampling() {
         let dir = temp_dir("fine");
-        let spec = BurgersSpec {
-            cache_fine: true,
-            ..small(2, 1, 3)
-        };
+        let spec = BurgersSpec { cache_fine: true, ..small(2, 1, 3) };
         let full = load_or_generate::<f64>(&dir, &spec).unwrap();
-        let coarse_spec = BurgersSpec {
-            subsample: 8,
-            ..spec.clone()
-        };
-        assert_eq!(
-            cache_path::<f64>(&dir, &coarse_spec),
-            cache_path::<f64>(&dir, &spec)
-        );
+        let coarse_spec = BurgersSpec { subsample: 8, ..spec.clone() };
+        assert_eq!(cache_path::<f64>(&dir, &coarse_spec), cache_path::<f64>(&dir, &spec));
         let coarse = load_or_generate::<f64>(&dir, &coarse_spec).unwrap();
         assert!(coarse.from_cache);
         assert_eq!(coarse.outputs.shape(), &[2, 4]);
@@ -463,22 +394,12 @@ mod tests {
             b[..8].copy_from_slice(&u64::MAX.to_le_bytes());
             b
         };
-        for broken in [
-            vec![],
-            b"garbage".to_vec(),
-            bytes[..bytes.len() / 2].to_vec(),
-            flipped,
-            lying_header,
-        ] {
+        for broken in [vec![], b"garbage".to_vec(), bytes[..bytes.len() / 2].to_vec(), flipped, lying_header] {
             std::fs::write(&path, &broken).unwrap();
             let again = load_or_generate::<f32>(&dir, &spec).unwrap();
             assert!(!again.from_cache);
             assert_eq!(again.outputs.to_vec(), good.outputs.to_vec());
-            assert_eq!(
-                std::fs::read(&path).unwrap(),
-                bytes,
-                "the cache file is rewritten"
-            );
+            assert_eq!(std::fs::read(&path).unwrap(), bytes, "the cache file is rewritten");
         }
         // A valid file describing another spec is not trusted either.
         let other = small(2, 1, 9);
@@ -494,63 +415,17 @@ mod tests {
     fn invalid_specs_name_the_field() {
         let base = small(2, 1, 0);
         let cases = [
-            (
-                BurgersSpec {
-                    n_samples: 0,
-                    ..base.clone()
-                },
-                "invalid n_samples",
-            ),
-            (
-                BurgersSpec {
-                    resolution_fine: 30,
-                    subsample: 3,
-                    ..base.clone()
-                },
-                "invalid subsample",
-            ),
-            (
-                BurgersSpec {
-                    subsample: 64,
-                    ..base.clone()
-                },
-                "invalid subsample",
-            ),
-            (
-                BurgersSpec {
-                    resolution_fine: 7,
-                    ..base.clone()
-                },
-                "invalid resolution_fine",
-            ),
-            (
-                BurgersSpec {
-                    viscosity: -1.0,
-                    ..base.clone()
-                },
-                "invalid viscosity",
-            ),
-            (
-                BurgersSpec {
-                    t_end: f64::NAN,
-                    ..base.clone()
-                },
-                "invalid t_end",
-            ),
-            (
-                BurgersSpec {
-                    time_steps: 0,
-                    ..base.clone()
-                },
-                "invalid time_steps",
-            ),
+            (BurgersSpec { n_samples: 0, ..base.clone() }, "invalid n_samples"),
+            (BurgersSpec { resolution_fine: 30, subsample: 3, ..base.clone() }, "invalid subsample"),
+            (BurgersSpec { subsample: 64, ..base.clone() }, "invalid subsample"),
+            (BurgersSpec { resolution_fine: 7, ..base.clone() }, "invalid resolution_fine"),
+            (BurgersSpec { viscosity: -1.0, ..base.clone() }, "invalid viscosity"),
+            (BurgersSpec { t_end: f64::NAN, ..base.clone() }, "invalid t_end"),
+            (BurgersSpec { time_steps: 0, ..base.clone() }, "invalid time_steps"),
         ];
         for (spec, want) in cases {
             let e = generate_with(&spec).unwrap_err();
-            assert!(
-                e.to_string().starts_with("BurgersSpec: ") && e.to_string().contains(want),
-                "{e}"
-            );
+            assert!(e.to_string().starts_with("BurgersSpec: ") && e.to_string().contains(want), "{e}");
             assert!(load_or_generate::<f32>(temp_dir("never-created"), &spec).is_err());
         }
     }

@@ -42,11 +42,7 @@ pub struct GaussianRandomField {
 impl Default for GaussianRandomField {
     /// The FNO Burgers initial-condition field N(0, 625(−Δ + 25I)^−2).
     fn default() -> Self {
-        GaussianRandomField {
-            sigma: 25.0,
-            tau: 5.0,
-            alpha: 2.0,
-        }
+        GaussianRandomField { sigma: 25.0, tau: 5.0, alpha: 2.0 }
     }
 }
 
@@ -65,17 +61,11 @@ impl GaussianRandomField {
             return 0.0;
         }
         let kappa = 2.0 * std::f64::consts::PI * k as f64;
-        std::f64::consts::SQRT_2
-            * self.sigma
-            * (kappa * kappa + self.tau * self.tau).powf(-self.alpha / 2.0)
+        std::f64::consts::SQRT_2 * self.sigma * (kappa * kappa + self.tau * self.tau).powf(-self.alpha / 2.0)
     }
 
     fn validate(&self) -> Result<()> {
-        for (field, v) in [
-            ("sigma", self.sigma),
-            ("tau", self.tau),
-            ("alpha", self.alpha),
-        ] {
+        for (field, v) in [("sigma", self.sigma), ("tau", self.tau), ("alpha", self.alpha)] {
             if !v.is_finite() || v < 0.0 {
                 return Err(TrainError::config(
                     "GaussianRandomField",
@@ -115,13 +105,8 @@ impl GaussianRandomField {
         }
         let plan = RealFftPlanner::<f64>::new().plan_fft_inverse(n);
         let mut out = vec![0.0; n];
-        plan.process(&mut spectrum, &mut out).map_err(|e| {
-            TrainError::config(
-                "GaussianRandomField",
-                "n",
-                format!("inverse FFT failed: {e}"),
-            )
-        })?;
+        plan.process(&mut spectrum, &mut out)
+            .map_err(|e| TrainError::config("GaussianRandomField", "n", format!("inverse FFT failed: {e}")))?;
         Ok(out)
     }
 }
@@ -185,10 +170,7 @@ mod tests {
         assert!(power[0] < 1e-24 && power[n / 2] < 1e-24);
         for (k, &p) in power.iter().enumerate().take(n / 2).skip(1) {
             let want = grf.coefficient(k).powi(2) / 2.0;
-            assert!(
-                (p / want - 1.0).abs() < 0.25,
-                "mode {k}: power {p:.3e}, expected {want:.3e}"
-            );
+            assert!((p / want - 1.0).abs() < 0.25, "mode {k}: power {p:.3e}, expected {want:.3e}");
         }
     }
 
@@ -196,16 +178,8 @@ mod tests {
     fn bad_arguments_are_errors() {
         let grf = GaussianRandomField::default();
         let e = grf.sample(7, &mut Rng::seed(0)).unwrap_err();
-        assert!(
-            e.to_string().contains("GaussianRandomField: invalid n"),
-            "{e}"
-        );
-        let e = GaussianRandomField {
-            tau: f64::NAN,
-            ..grf
-        }
-        .sample(8, &mut Rng::seed(0))
-        .unwrap_err();
+        assert!(e.to_string().contains("GaussianRandomField: invalid n"), "{e}");
+        let e = GaussianRandomField { tau: f64::NAN, ..grf }.sample(8, &mut Rng::seed(0)).unwrap_err();
         assert!(e.to_string().contains("invalid tau"), "{e}");
     }
 }

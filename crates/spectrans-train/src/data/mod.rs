@@ -10,8 +10,7 @@ mod grf;
 mod solver;
 
 pub use burgers::{
-    cache_path, generate, generate_with, load_or_generate, BurgersData, BurgersSpec,
-    DEFAULT_TIME_STEPS,
+    cache_path, generate, generate_with, load_or_generate, BurgersData, BurgersSpec, DEFAULT_TIME_STEPS,
 };
 pub use grf::GaussianRandomField;
 pub use solver::BurgersSolver;

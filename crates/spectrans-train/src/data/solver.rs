@@ -63,11 +63,7 @@ impl BurgersSolver {
     /// ```
     pub fn new(n: usize, viscosity: f64, t_end: f64, steps: usize) -> Result<Self> {
         if n < 4 || n % 2 != 0 {
-            return Err(TrainError::config(
-                "BurgersSolver",
-                "n",
-                format!("needs an even grid size >= 4, got {n}"),
-            ));
+            return Err(TrainError::config("BurgersSolver", "n", format!("needs an even grid size >= 4, got {n}")));
         }
         if !viscosity.is_finite() || viscosity <= 0.0 {
             return Err(TrainError::config(
@@ -77,48 +73,24 @@ impl BurgersSolver {
             ));
         }
         if !t_end.is_finite() || t_end <= 0.0 {
-            return Err(TrainError::config(
-                "BurgersSolver",
-                "t_end",
-                format!("must be finite and > 0, got {t_end}"),
-            ));
+            return Err(TrainError::config("BurgersSolver", "t_end", format!("must be finite and > 0, got {t_end}")));
         }
         if steps == 0 {
-            return Err(TrainError::config(
-                "BurgersSolver",
-                "steps",
-                "needs at least one time step",
-            ));
+            return Err(TrainError::config("BurgersSolver", "steps", "needs at least one time step"));
         }
         let h = t_end / steps as f64;
         let bins = n / 2 + 1;
-        let (mut e, mut e2, mut q, mut f1, mut f2, mut f3) = (
-            vec![0.0; bins],
-            vec![0.0; bins],
-            vec![0.0; bins],
-            vec![0.0; bins],
-            vec![0.0; bins],
-            vec![0.0; bins],
-        );
+        let (mut e, mut e2, mut q, mut f1, mut f2, mut f3) =
+            (vec![0.0; bins], vec![0.0; bins], vec![0.0; bins], vec![0.0; bins], vec![0.0; bins], vec![0.0; bins]);
         let roots: Vec<C64> = (0..CONTOUR_POINTS)
-            .map(|j| {
-                C64::from_polar(
-                    1.0,
-                    std::f64::consts::PI * (j as f64 + 0.5) / CONTOUR_POINTS as f64 * 2.0,
-                )
-            })
+            .map(|j| C64::from_polar(1.0, std::f64::consts::PI * (j as f64 + 0.5) / CONTOUR_POINTS as f64 * 2.0))
             .collect();
         for k in 0..bins {
             let kappa = 2.0 * std::f64::consts::PI * k as f64;
             let lh = -viscosity * kappa * kappa * h;
             e[k] = lh.exp();
             e2[k] = (lh / 2.0).exp();
-            let (mut sq, mut s1, mut s2, mut s3) = (
-                C64::default(),
-                C64::default(),
-                C64::default(),
-                C64::default(),
-            );
+            let (mut sq, mut s1, mut s2, mut s3) = (C64::default(), C64::default(), C64::default(), C64::default());
             for &root in &roots {
                 let r = root + lh;
                 let er = r.exp();
@@ -136,13 +108,7 @@ impl BurgersSolver {
         }
         let kept = (0..bins).filter(|k| 3 * k < n).count();
         let nl = (0..bins)
-            .map(|k| {
-                if k < kept {
-                    C64::new(0.0, -std::f64::consts::PI * k as f64)
-                } else {
-                    C64::default()
-                }
-            })
+            .map(|k| if k < kept { C64::new(0.0, -std::f64::consts::PI * k as f64) } else { C64::default() })
             .collect();
         let mut planner = RealFftPlanner::<f64>::new();
         Ok(BurgersSolver {
@@ -196,12 +162,7 @@ impl BurgersSolver {
     /// assert_eq!(seen, vec![40, 80, 100]);
     /// # Ok::<(), spectrans_train::TrainError>(())
     /// ```
-    pub fn solve_observed(
-        &self,
-        u0: &[f64],
-        every: usize,
-        mut observe: impl FnMut(usize, &[f64]),
-    ) -> Result<()> {
+    pub fn solve_observed(&self, u0: &[f64], every: usize, mut observe: impl FnMut(usize, &[f64])) -> Result<()> {
         let n = self.n;
         if u0.len() != n {
             return Err(TrainError::config(
@@ -211,11 +172,7 @@ impl BurgersSolver {
             ));
         }
         if u0.iter().any(|v| !v.is_finite()) {
-            return Err(TrainError::config(
-                "BurgersSolver",
-                "u0",
-                "contains NaN or infinite values",
-            ));
+            return Err(TrainError::config("BurgersSolver", "u0", "contains NaN or infinite values"));
         }
         let every = every.max(1);
         let bins = n / 2 + 1;
@@ -223,23 +180,11 @@ impl BurgersSolver {
         let mut s = Scratch {
             spec: vec![zero; bins],
             real: u0.to_vec(),
-            fft: vec![
-                zero;
-                self.forward
-                    .get_scratch_len()
-                    .max(self.inverse.get_scratch_len())
-            ],
+            fft: vec![zero; self.forward.get_scratch_len().max(self.inverse.get_scratch_len())],
         };
         let mut v = vec![zero; bins];
-        self.forward
-            .process_with_scratch(&mut s.real, &mut v, &mut s.fft)
-            .map_err(fft_error)?;
-        let (mut nv, mut na, mut nb, mut nc) = (
-            vec![zero; bins],
-            vec![zero; bins],
-            vec![zero; bins],
-            vec![zero; bins],
-        );
+        self.forward.process_with_scratch(&mut s.real, &mut v, &mut s.fft).map_err(fft_error)?;
+        let (mut nv, mut na, mut nb, mut nc) = (vec![zero; bins], vec![zero; bins], vec![zero; bins], vec![zero; bins]);
         let (mut a, mut b, mut c) = (vec![zero; bins], vec![zero; bins], vec![zero; bins]);
         for step in 1..=self.steps {
             self.nonlinear(&v, &mut nv, &mut s)?;
@@ -256,10 +201,8 @@ impl BurgersSolver {
             }
             self.nonlinear(&c, &mut nc, &mut s)?;
             for k in 0..bins {
-                v[k] = v[k] * self.e[k]
-                    + nv[k] * self.f1[k]
-                    + (na[k] + nb[k]) * (2.0 * self.f2[k])
-                    + nc[k] * self.f3[k];
+                v[k] =
+                    v[k] * self.e[k] + nv[k] * self.f1[k] + (na[k] + nb[k]) * (2.0 * self.f2[k]) + nc[k] * self.f3[k];
             }
             if step % every == 0 || step == self.steps {
                 self.to_physical(&v, &mut s)?;
@@ -275,9 +218,7 @@ impl BurgersSolver {
         let last = s.spec.len() - 1;
         s.spec[0].im = 0.0;
         s.spec[last].im = 0.0;
-        self.inverse
-            .process_with_scratch(&mut s.spec, &mut s.real, &mut s.fft)
-            .map_err(fft_error)?;
+        self.inverse.process_with_scratch(&mut s.spec, &mut s.real, &mut s.fft).map_err(fft_error)?;
         let scale = 1.0 / self.n as f64;
         s.real.iter_mut().for_each(|x| *x *= scale);
         Ok(())
@@ -289,14 +230,10 @@ impl BurgersSolver {
         s.spec[..kept].copy_from_slice(&v[..kept]);
         s.spec[kept..].fill(C64::default());
         s.spec[0].im = 0.0;
-        self.inverse
-            .process_with_scratch(&mut s.spec, &mut s.real, &mut s.fft)
-            .map_err(fft_error)?;
+        self.inverse.process_with_scratch(&mut s.spec, &mut s.real, &mut s.fft).map_err(fft_error)?;
         let scale = 1.0 / (self.n as f64 * self.n as f64);
         s.real.iter_mut().for_each(|x| *x = *x * *x * scale);
-        self.forward
-            .process_with_scratch(&mut s.real, out, &mut s.fft)
-            .map_err(fft_error)?;
+        self.forward.process_with_scratch(&mut s.real, out, &mut s.fft).map_err(fft_error)?;
         for (o, m) in out.iter_mut().zip(&self.nl) {
             *o *= m;
         }
@@ -316,10 +253,7 @@ mod tests {
 
     /// max |a − b| / max |b|.
     fn rel_max(a: &[f64], b: &[f64]) -> f64 {
-        let d = a
-            .iter()
-            .zip(b)
-            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+        let d = a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
         d / b.iter().fold(0.0f64, |m, y| m.max(y.abs()))
     }
 
@@ -335,18 +269,12 @@ mod tests {
             big[k] = spec[k] / n as f64;
         }
         let mut out = vec![0.0; m];
-        planner
-            .plan_fft_inverse(m)
-            .process(&mut big, &mut out)
-            .unwrap();
+        planner.plan_fft_inverse(m).process(&mut big, &mut out).unwrap();
         out
     }
 
     fn solve(n: usize, steps: usize, u0: &[f64]) -> Vec<f64> {
-        BurgersSolver::new(n, 0.1, 1.0, steps)
-            .unwrap()
-            .solve(u0)
-            .unwrap()
+        BurgersSolver::new(n, 0.1, 1.0, steps).unwrap().solve(u0).unwrap()
     }
 
     #[test]
@@ -376,10 +304,7 @@ mod tests {
             let coarse = solve(256, DEFAULT_TIME_STEPS, &u0);
             let fine = solve(256, 2 * DEFAULT_TIME_STEPS, &u0);
             let err = rel_max(&coarse, &fine);
-            assert!(
-                err < 1e-6,
-                "seed {seed}: halving Δt changed u(·,1) by {err:.3e}"
-            );
+            assert!(err < 1e-6, "seed {seed}: halving Δt changed u(·,1) by {err:.3e}");
         }
     }
 
@@ -392,10 +317,7 @@ mod tests {
             let fine = solve(256, DEFAULT_TIME_STEPS / 2, &interpolate(&u0, 256));
             let fine_at_coarse: Vec<f64> = fine.iter().step_by(2).copied().collect();
             let err = rel_max(&coarse, &fine_at_coarse);
-            assert!(
-                err < 1e-6,
-                "seed {seed}: doubling the grid changed u(·,1) by {err:.3e}"
-            );
+            assert!(err < 1e-6, "seed {seed}: doubling the grid changed u(·,1) by {err:.3e}");
         }
     }
 
@@ -420,9 +342,7 @@ mod tests {
     #[test]
     fn energy_never_increases_and_the_mean_stays_zero() {
         // d/dt ∫u² = −2ν∫u_x² ≤ 0; the de-aliased nonlinearity conserves energy and mean exactly.
-        let u0 = GaussianRandomField::default()
-            .sample(64, &mut Rng::seed(5))
-            .unwrap();
+        let u0 = GaussianRandomField::default().sample(64, &mut Rng::seed(5)).unwrap();
         let mut energies = vec![u0.iter().map(|v| v * v).sum::<f64>()];
         let solver = BurgersSolver::new(64, 0.1, 1.0, 200).unwrap();
         solver
@@ -442,14 +362,8 @@ mod tests {
     fn invalid_arguments_name_the_field() {
         let cases = [
             (BurgersSolver::new(7, 0.1, 1.0, 10).err(), "invalid n"),
-            (
-                BurgersSolver::new(8, 0.0, 1.0, 10).err(),
-                "invalid viscosity",
-            ),
-            (
-                BurgersSolver::new(8, 0.1, f64::INFINITY, 10).err(),
-                "invalid t_end",
-            ),
+            (BurgersSolver::new(8, 0.0, 1.0, 10).err(), "invalid viscosity"),
+            (BurgersSolver::new(8, 0.1, f64::INFINITY, 10).err(), "invalid t_end"),
             (BurgersSolver::new(8, 0.1, 1.0, 0).err(), "invalid steps"),
         ];
         for (e, want) in cases {
@@ -458,11 +372,7 @@ mod tests {
         }
         let solver = BurgersSolver::new(8, 0.1, 1.0, 10).unwrap();
         let e = solver.solve(&[0.0; 6]).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("u0: has 6 points, the solver grid has 8"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("u0: has 6 points, the solver grid has 8"), "{e}");
         let mut u = [0.0; 8];
         u[3] = f64::NAN;
         assert!(solver.solve(&u).unwrap_err().to_string().contains("NaN"));

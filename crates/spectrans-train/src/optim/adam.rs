@@ -22,12 +22,7 @@ pub struct AdamConfig {
 
 impl Default for AdamConfig {
     fn default() -> Self {
-        AdamConfig {
-            lr: 1e-3,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 0.0,
-        }
+        AdamConfig { lr: 1e-3, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0 }
     }
 }
 
@@ -46,12 +41,7 @@ pub struct AdamWConfig {
 
 impl Default for AdamWConfig {
     fn default() -> Self {
-        AdamWConfig {
-            lr: 1e-3,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 0.01,
-        }
+        AdamWConfig { lr: 1e-3, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.01 }
     }
 }
 
@@ -86,23 +76,11 @@ impl<T: Float> AdamCore<T> {
         weight_decay: f64,
         groups: Vec<ParamGroup<T>>,
     ) -> Result<Self> {
-        let core = AdamCore {
-            kind,
-            decoupled,
-            lr,
-            betas,
-            eps,
-            weight_decay,
-            groups,
-            slots: Vec::new(),
-        };
+        let core = AdamCore { kind, decoupled, lr, betas, eps, weight_decay, groups, slots: Vec::new() };
         core.validate()?;
         check_groups(core.name(), &core.groups)?;
         let n = core.groups.iter().map(|g| g.params.len()).sum();
-        Ok(AdamCore {
-            slots: vec![None; n],
-            ..core
-        })
+        Ok(AdamCore { slots: vec![None; n], ..core })
     }
 
     fn name(&self) -> &'static str {
@@ -120,21 +98,14 @@ impl<T: Float> AdamCore<T> {
         check_non_negative(name, "weight_decay", self.weight_decay)?;
         for (field, b) in [("betas.0", self.betas.0), ("betas.1", self.betas.1)] {
             if !(0.0..1.0).contains(&b) {
-                return Err(TrainError::config(
-                    name,
-                    field,
-                    format!("must be in [0, 1), got {b}"),
-                ));
+                return Err(TrainError::config(name, field, format!("must be in [0, 1), got {b}")));
             }
         }
         Ok(())
     }
 
     fn params(&self) -> Vec<Parameter<T>> {
-        self.groups
-            .iter()
-            .flat_map(|g| g.params.iter().cloned())
-            .collect()
+        self.groups.iter().flat_map(|g| g.params.iter().cloned()).collect()
     }
 
     /// One update, in the order of torch's `_single_tensor_adam`.
@@ -143,10 +114,7 @@ impl<T: Float> AdamCore<T> {
         let (beta1, beta2) = self.betas;
         let (decoupled, eps) = (self.decoupled, T::of(self.eps));
         let (w1, c2, b2) = (T::of(1.0 - beta1), T::of(1.0 - beta2), T::of(beta2));
-        for ((p, scale, wd), slot) in flat(&self.groups, self.weight_decay)
-            .into_iter()
-            .zip(&mut self.slots)
-        {
+        for ((p, scale, wd), slot) in flat(&self.groups, self.weight_decay).into_iter().zip(&mut self.slots) {
             let lr = self.lr * scale;
             let mut bad_len = None;
             p.update(|value, grad| {
@@ -169,24 +137,18 @@ impl<T: Float> AdamCore<T> {
                 let bc2_sqrt = T::of(bias_correction2.sqrt());
                 let shrink = T::of(1.0 - lr * wd);
                 let (l2, use_l2) = (T::of(wd), !decoupled && wd != 0.0);
-                for_chunks(
-                    value,
-                    grad,
-                    &mut s.exp_avg,
-                    &mut s.exp_avg_sq,
-                    |v, g, m, sq| {
-                        for (((p, &g), m), sq) in v.iter_mut().zip(g).zip(m).zip(sq) {
-                            if decoupled {
-                                *p *= shrink;
-                            }
-                            let g = if use_l2 { g + l2 * *p } else { g };
-                            *m = *m + w1 * (g - *m); // lerp(m, g, 1 − β1), weight < 0.5 branch
-                            *sq = *sq * b2 + c2 * g * g;
-                            let denom = sq.sqrt() / bc2_sqrt + eps;
-                            *p += neg_step_size * *m / denom;
+                for_chunks(value, grad, &mut s.exp_avg, &mut s.exp_avg_sq, |v, g, m, sq| {
+                    for (((p, &g), m), sq) in v.iter_mut().zip(g).zip(m).zip(sq) {
+                        if decoupled {
+                            *p *= shrink;
                         }
-                    },
-                );
+                        let g = if use_l2 { g + l2 * *p } else { g };
+                        *m = *m + w1 * (g - *m); // lerp(m, g, 1 − β1), weight < 0.5 branch
+                        *sq = *sq * b2 + c2 * g * g;
+                        let denom = sq.sqrt() / bc2_sqrt + eps;
+                        *p += neg_step_size * *m / denom;
+                    }
+                });
             });
             if let Some(len) = bad_len {
                 return Err(TrainError::State(format!(
@@ -205,10 +167,7 @@ impl<T: Float> AdamCore<T> {
             .iter()
             .zip(&self.slots)
             .map(|(p, slot)| match slot {
-                None => ParamState {
-                    step: 0,
-                    buffers: Vec::new(),
-                },
+                None => ParamState { step: 0, buffers: Vec::new() },
                 Some(s) => {
                     let shape = p.shape();
                     ParamState {
@@ -221,11 +180,7 @@ impl<T: Float> AdamCore<T> {
                 }
             })
             .collect();
-        OptimState {
-            kind: self.kind.into(),
-            lr: self.lr,
-            params,
-        }
+        OptimState { kind: self.kind.into(), lr: self.lr, params }
     }
 
     fn load_state(&mut self, state: OptimState<T>) -> Result<()> {
@@ -235,11 +190,7 @@ impl<T: Float> AdamCore<T> {
             .map(|(step, bufs)| {
                 let mut it = bufs.into_iter();
                 match (it.next(), it.next()) {
-                    (Some(exp_avg), Some(exp_avg_sq)) if step > 0 => Some(Slot {
-                        step,
-                        exp_avg,
-                        exp_avg_sq,
-                    }),
+                    (Some(exp_avg), Some(exp_avg_sq)) if step > 0 => Some(Slot { step, exp_avg, exp_avg_sq }),
                     _ => None,
                 }
             })

@@ -17,12 +17,7 @@ pub fn grad_norm<T: Float>(params: &[Parameter<T>]) -> f64 {
     let sum: f64 = params
         .iter()
         .filter_map(|p| p.grad())
-        .map(|g| {
-            g.data()
-                .iter()
-                .map(|v| v.as_f64() * v.as_f64())
-                .sum::<f64>()
-        })
+        .map(|g| g.data().iter().map(|v| v.as_f64() * v.as_f64()).sum::<f64>())
         .sum();
     sum.sqrt()
 }
@@ -59,10 +54,7 @@ pub fn clip_grad_norm<T: Float>(params: &[Parameter<T>], max_norm: f64) -> Resul
     }
     let norm = grad_norm(params);
     if !norm.is_finite() {
-        return Err(TrainError::NonFiniteGradient {
-            op: "clip_grad_norm",
-            norm,
-        });
+        return Err(TrainError::NonFiniteGradient { op: "clip_grad_norm", norm });
     }
     let coef = max_norm / (norm + 1e-6);
     if coef < 1.0 {

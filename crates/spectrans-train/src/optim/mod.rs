@@ -65,11 +65,7 @@ impl<T: Float> ParamGroup<T> {
     /// assert_eq!((g.weight_decay, g.lr_scale), (Some(0.0), 0.5));
     /// ```
     pub fn new(params: Vec<Parameter<T>>) -> Self {
-        ParamGroup {
-            params,
-            weight_decay: None,
-            lr_scale: 1.0,
-        }
+        ParamGroup { params, weight_decay: None, lr_scale: 1.0 }
     }
 
     /// Overrides the weight decay of this group.
@@ -88,11 +84,7 @@ impl<T: Float> ParamGroup<T> {
 /// Checks that `v` is finite and non-negative.
 pub(crate) fn check_non_negative(owner: &'static str, field: &'static str, v: f64) -> Result<()> {
     if !v.is_finite() || v < 0.0 {
-        return Err(TrainError::config(
-            owner,
-            field,
-            format!("must be finite and >= 0, got {v}"),
-        ));
+        return Err(TrainError::config(owner, field, format!("must be finite and >= 0, got {v}")));
     }
     Ok(())
 }
@@ -119,17 +111,10 @@ pub(crate) fn check_groups<T: Float>(owner: &'static str, groups: &[ParamGroup<T
 }
 
 /// Parameters of all groups in order, each with its group's effective (lr scale, weight decay).
-pub(crate) fn flat<T: Float>(
-    groups: &[ParamGroup<T>],
-    default_wd: f64,
-) -> Vec<(Parameter<T>, f64, f64)> {
+pub(crate) fn flat<T: Float>(groups: &[ParamGroup<T>], default_wd: f64) -> Vec<(Parameter<T>, f64, f64)> {
     groups
         .iter()
-        .flat_map(|g| {
-            g.params
-                .iter()
-                .map(move |p| (p.clone(), g.lr_scale, g.weight_decay.unwrap_or(default_wd)))
-        })
+        .flat_map(|g| g.params.iter().map(move |p| (p.clone(), g.lr_scale, g.weight_decay.unwrap_or(default_wd))))
         .collect()
 }
 
@@ -148,9 +133,7 @@ pub(crate) fn for_chunks<T: Float>(
     kernel: impl Fn(&mut [T], &[T], &mut [T], &mut [T]) + Sync,
 ) {
     let n = value.len();
-    debug_assert!(
-        grad.len() == n && (a.is_empty() || a.len() == n) && (b.is_empty() || b.len() == n)
-    );
+    debug_assert!(grad.len() == n && (a.is_empty() || a.len() == n) && (b.is_empty() || b.len() == n));
     if n < PAR_MIN {
         kernel(value, grad, a, b);
         return;

@@ -127,44 +127,15 @@ mod tests {
 
     #[test]
     fn warmup_composes_with_step_decay_and_boxes() {
-        let s: Box<dyn LrSchedule> = Box::new(LinearWarmup {
-            warmup: 2,
-            inner: StepDecay {
-                lr: 0.4,
-                step_size: 3,
-                gamma: 0.1,
-            },
-        });
+        let s: Box<dyn LrSchedule> =
+            Box::new(LinearWarmup { warmup: 2, inner: StepDecay { lr: 0.4, step_size: 3, gamma: 0.1 } });
         let lrs: Vec<f64> = (0..8).map(|i| s.lr_at(i)).collect();
         let expect = [0.2, 0.4, 0.4, 0.4, 0.4, 0.4 * 0.1, 0.4 * 0.1, 0.4 * 0.1];
         for (a, b) in lrs.iter().zip(expect) {
             assert!((a - b).abs() <= 1e-15, "{lrs:?}");
         }
-        assert_eq!(
-            LinearWarmup {
-                warmup: 0,
-                inner: Constant { lr: 3.0 }
-            }
-            .lr_at(0),
-            3.0
-        );
-        assert_eq!(
-            StepDecay {
-                lr: 1.0,
-                step_size: 0,
-                gamma: 0.5
-            }
-            .lr_at(2),
-            0.25
-        );
-        assert_eq!(
-            Cosine {
-                lr: 1.0,
-                total: 0,
-                min_lr: 0.1
-            }
-            .lr_at(0),
-            0.1
-        );
+        assert_eq!(LinearWarmup { warmup: 0, inner: Constant { lr: 3.0 } }.lr_at(0), 3.0);
+        assert_eq!(StepDecay { lr: 1.0, step_size: 0, gamma: 0.5 }.lr_at(2), 0.25);
+        assert_eq!(Cosine { lr: 1.0, total: 0, min_lr: 0.1 }.lr_at(0), 0.1);
     }
 }

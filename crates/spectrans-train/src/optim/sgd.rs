@@ -24,13 +24,7 @@ pub struct SgdConfig {
 
 impl Default for SgdConfig {
     fn default() -> Self {
-        SgdConfig {
-            lr: 1e-3,
-            momentum: 0.0,
-            dampening: 0.0,
-            nesterov: false,
-            weight_decay: 0.0,
-        }
+        SgdConfig { lr: 1e-3, momentum: 0.0, dampening: 0.0, nesterov: false, weight_decay: 0.0 }
     }
 }
 
@@ -44,10 +38,7 @@ impl SgdConfig {
             return Err(TrainError::config(
                 "SGD",
                 "nesterov",
-                format!(
-                    "needs momentum > 0 and dampening = 0 (got {} and {})",
-                    self.momentum, self.dampening
-                ),
+                format!("needs momentum > 0 and dampening = 0 (got {} and {})", self.momentum, self.dampening),
             ));
         }
         Ok(())
@@ -93,11 +84,7 @@ impl<T: Float> Sgd<T> {
         config.validate()?;
         check_groups("SGD", &groups)?;
         let n = groups.iter().map(|g| g.params.len()).sum();
-        Ok(Sgd {
-            config,
-            groups,
-            slots: vec![(0, None); n],
-        })
+        Ok(Sgd { config, groups, slots: vec![(0, None); n] })
     }
 
     /// The hyper-parameters.
@@ -106,10 +93,7 @@ impl<T: Float> Sgd<T> {
     }
 
     fn params(&self) -> Vec<Parameter<T>> {
-        self.groups
-            .iter()
-            .flat_map(|g| g.params.iter().cloned())
-            .collect()
+        self.groups.iter().flat_map(|g| g.params.iter().cloned()).collect()
     }
 }
 
@@ -117,10 +101,7 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
     fn step(&mut self) -> Result<()> {
         let c = self.config;
         c.validate()?;
-        for ((p, scale, wd), slot) in flat(&self.groups, c.weight_decay)
-            .into_iter()
-            .zip(&mut self.slots)
-        {
+        for ((p, scale, wd), slot) in flat(&self.groups, c.weight_decay).into_iter().zip(&mut self.slots) {
             let (lr, mu) = (T::of(-(c.lr * scale)), T::of(c.momentum));
             let (wd, keep) = (T::of(wd), T::of(1.0 - c.dampening));
             let use_wd = wd != T::zero();
@@ -164,10 +145,7 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
     }
 
     fn zero_grad(&self) {
-        self.groups
-            .iter()
-            .flat_map(|g| &g.params)
-            .for_each(Parameter::zero_grad);
+        self.groups.iter().flat_map(|g| &g.params).for_each(Parameter::zero_grad);
     }
 
     fn lr(&self) -> f64 {
@@ -185,30 +163,16 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
             .zip(&self.slots)
             .map(|(p, (step, buf))| ParamState {
                 step: *step,
-                buffers: buf
-                    .iter()
-                    .map(|b| buffer("momentum_buffer", b, &p.shape()))
-                    .collect(),
+                buffers: buf.iter().map(|b| buffer("momentum_buffer", b, &p.shape())).collect(),
             })
             .collect();
-        OptimState {
-            kind: "sgd".into(),
-            lr: self.config.lr,
-            params,
-        }
+        OptimState { kind: "sgd".into(), lr: self.config.lr, params }
     }
 
     fn load_state(&mut self, state: OptimState<T>) -> Result<()> {
-        let names: &[&str] = if self.config.momentum == 0.0 {
-            &[]
-        } else {
-            &["momentum_buffer"]
-        };
+        let names: &[&str] = if self.config.momentum == 0.0 { &[] } else { &["momentum_buffer"] };
         let checked = state.check("sgd", &self.params(), names)?;
-        self.slots = checked
-            .into_iter()
-            .map(|(step, bufs)| (step, bufs.into_iter().next()))
-            .collect();
+        self.slots = checked.into_iter().map(|(step, bufs)| (step, bufs.into_iter().next())).collect();
         self.config.lr = state.lr;
         Ok(())
     }

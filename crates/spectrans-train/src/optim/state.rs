@@ -71,43 +71,24 @@ impl<T: Float> OptimState<T> {
                 tensors.push((format!("{i}.{name}"), Blob::new(t.data(), t.shape())));
                 buffers.push((name.clone(), t.shape().to_vec()));
             }
-            params.push(MetaParam {
-                step: p.step,
-                buffers,
-            });
+            params.push(MetaParam { step: p.step, buffers });
         }
-        let meta = Meta {
-            format: FORMAT.into(),
-            kind: self.kind.clone(),
-            lr: self.lr,
-            params,
-        };
-        let json = serde_json::to_string(&meta)
-            .map_err(|e| TrainError::format("optimizer state", e.to_string()))?;
-        io::serialize(
-            tensors,
-            HashMap::from([(META_KEY.to_string(), json)]),
-            "optimizer state",
-        )
+        let meta = Meta { format: FORMAT.into(), kind: self.kind.clone(), lr: self.lr, params };
+        let json = serde_json::to_string(&meta).map_err(|e| TrainError::format("optimizer state", e.to_string()))?;
+        io::serialize(tensors, HashMap::from([(META_KEY.to_string(), json)]), "optimizer state")
     }
 
     /// Decodes an image written by [`OptimState::to_safetensors`]; `file` names the source in errors.
     /// Buffers stored in the other float type are converted.
     pub fn from_safetensors(bytes: &[u8], file: &str) -> Result<Self> {
         let (tensors, meta) = io::deserialize(bytes, file)?;
-        let json = meta.get(META_KEY).ok_or_else(|| {
-            TrainError::format(
-                file,
-                format!("no `{META_KEY}` metadata: not an optimizer state"),
-            )
-        })?;
+        let json = meta
+            .get(META_KEY)
+            .ok_or_else(|| TrainError::format(file, format!("no `{META_KEY}` metadata: not an optimizer state")))?;
         let meta: Meta = serde_json::from_str(json)
             .map_err(|e| TrainError::format(file, format!("bad `{META_KEY}` metadata: {e}")))?;
         if meta.format != FORMAT {
-            return Err(TrainError::format(
-                file,
-                format!("unknown format `{}`, expected `{FORMAT}`", meta.format),
-            ));
+            return Err(TrainError::format(file, format!("unknown format `{}`, expected `{FORMAT}`", meta.format)));
         }
         let mut params = Vec::with_capacity(meta.params.len());
         for (i, p) in meta.params.into_iter().enumerate() {
@@ -116,16 +97,9 @@ impl<T: Float> OptimState<T> {
                 let data = io::read_tensor::<T>(&tensors, &format!("{i}.{name}"), &shape, file)?;
                 buffers.push((name, Tensor::from_vec(data, &shape)?));
             }
-            params.push(ParamState {
-                step: p.step,
-                buffers,
-            });
+            params.push(ParamState { step: p.step, buffers });
         }
-        Ok(OptimState {
-            kind: meta.kind,
-            lr: meta.lr,
-            params,
-        })
+        Ok(OptimState { kind: meta.kind, lr: meta.lr, params })
     }
 
     /// Writes [`OptimState::to_safetensors`] to `path` atomically (temporary file + rename).
@@ -142,17 +116,9 @@ impl<T: Float> OptimState<T> {
 
     /// Checks that this state fits an optimiser of `kind` over `params`, whose updated parameters
     /// carry exactly the buffers `names`; returns each parameter's step and buffer values.
-    pub(crate) fn check(
-        &self,
-        kind: &str,
-        params: &[Parameter<T>],
-        names: &[&str],
-    ) -> Result<Vec<(u64, Vec<Vec<T>>)>> {
+    pub(crate) fn check(&self, kind: &str, params: &[Parameter<T>], names: &[&str]) -> Result<Vec<(u64, Vec<Vec<T>>)>> {
         if self.kind != kind {
-            return Err(TrainError::State(format!(
-                "written by a `{}` optimizer, loading into `{kind}`",
-                self.kind
-            )));
+            return Err(TrainError::State(format!("written by a `{}` optimizer, loading into `{kind}`", self.kind)));
         }
         if self.params.len() != params.len() {
             return Err(TrainError::State(format!(

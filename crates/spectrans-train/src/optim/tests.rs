@@ -15,97 +15,34 @@ fn param(v: Vec<f64>) -> Parameter<f64> {
 fn set_grad(p: &Parameter<f64>, g: Vec<f64>) {
     p.zero_grad();
     let shape = p.shape();
-    Tape::new()
-        .watch(p)
-        .backward_with(&Tensor::from_vec(g, &shape).unwrap())
-        .unwrap();
+    Tape::new().watch(p).backward_with(&Tensor::from_vec(g, &shape).unwrap()).unwrap();
 }
 
 #[test]
 fn invalid_hyper_parameters_name_the_field() {
     let p = || vec![param(vec![1.0])];
     let cases: Vec<(TrainError, &str)> = vec![
+        (Sgd::new(p(), SgdConfig { lr: -1.0, ..Default::default() }).err().unwrap(), "SGD: invalid lr"),
+        (Sgd::new(p(), SgdConfig { nesterov: true, ..Default::default() }).err().unwrap(), "SGD: invalid nesterov"),
         (
-            Sgd::new(
-                p(),
-                SgdConfig {
-                    lr: -1.0,
-                    ..Default::default()
-                },
-            )
-            .err()
-            .unwrap(),
-            "SGD: invalid lr",
-        ),
-        (
-            Sgd::new(
-                p(),
-                SgdConfig {
-                    nesterov: true,
-                    ..Default::default()
-                },
-            )
-            .err()
-            .unwrap(),
-            "SGD: invalid nesterov",
-        ),
-        (
-            Sgd::new(
-                p(),
-                SgdConfig {
-                    momentum: 0.9,
-                    dampening: 0.1,
-                    nesterov: true,
-                    ..Default::default()
-                },
-            )
-            .err()
-            .unwrap(),
+            Sgd::new(p(), SgdConfig { momentum: 0.9, dampening: 0.1, nesterov: true, ..Default::default() })
+                .err()
+                .unwrap(),
             "invalid nesterov",
         ),
         (
-            Adam::new(
-                p(),
-                AdamConfig {
-                    betas: (1.0, 0.9),
-                    ..Default::default()
-                },
-            )
-            .err()
-            .unwrap(),
+            Adam::new(p(), AdamConfig { betas: (1.0, 0.9), ..Default::default() }).err().unwrap(),
             "Adam: invalid betas.0",
         ),
+        (Adam::new(p(), AdamConfig { eps: f64::NAN, ..Default::default() }).err().unwrap(), "Adam: invalid eps"),
         (
-            Adam::new(
-                p(),
-                AdamConfig {
-                    eps: f64::NAN,
-                    ..Default::default()
-                },
-            )
-            .err()
-            .unwrap(),
-            "Adam: invalid eps",
-        ),
-        (
-            AdamW::new(
-                p(),
-                AdamWConfig {
-                    weight_decay: -0.1,
-                    ..Default::default()
-                },
-            )
-            .err()
-            .unwrap(),
+            AdamW::new(p(), AdamWConfig { weight_decay: -0.1, ..Default::default() }).err().unwrap(),
             "AdamW: invalid weight_decay",
         ),
         (
-            AdamW::with_groups(
-                vec![ParamGroup::new(p()).with_lr_scale(f64::INFINITY)],
-                AdamWConfig::default(),
-            )
-            .err()
-            .unwrap(),
+            AdamW::with_groups(vec![ParamGroup::new(p()).with_lr_scale(f64::INFINITY)], AdamWConfig::default())
+                .err()
+                .unwrap(),
             "AdamW: invalid lr_scale",
         ),
     ];
@@ -119,14 +56,8 @@ fn invalid_hyper_parameters_name_the_field() {
 fn a_parameter_in_two_groups_is_rejected() {
     let w = param(vec![1.0]);
     let groups = vec![ParamGroup::new(vec![w.clone()]), ParamGroup::new(vec![w])];
-    let e = Adam::with_groups(groups, AdamConfig::default())
-        .err()
-        .unwrap();
-    assert!(
-        e.to_string().contains("parameter 0 of group 1")
-            && e.to_string().contains("more than once"),
-        "{e}"
-    );
+    let e = Adam::with_groups(groups, AdamConfig::default()).err().unwrap();
+    assert!(e.to_string().contains("parameter 0 of group 1") && e.to_string().contains("more than once"), "{e}");
 }
 
 #[test]
@@ -136,24 +67,14 @@ fn an_invalid_lr_set_later_fails_the_step_and_changes_nothing() {
     set_grad(&w, vec![1.0, 1.0]);
     opt.set_lr(f64::NAN);
     assert!(opt.lr().is_nan());
-    assert!(matches!(
-        opt.step(),
-        Err(TrainError::Config { field: "lr", .. })
-    ));
+    assert!(matches!(opt.step(), Err(TrainError::Config { field: "lr", .. })));
     assert_eq!(w.value().to_vec(), vec![1.0, 2.0]);
 }
 
 #[test]
 fn parameters_without_gradient_are_skipped_and_zero_grad_clears() {
     let (a, b) = (param(vec![1.0]), param(vec![2.0]));
-    let mut opt = Adam::new(
-        vec![a.clone(), b.clone()],
-        AdamConfig {
-            lr: 0.1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opt = Adam::new(vec![a.clone(), b.clone()], AdamConfig { lr: 0.1, ..Default::default() }).unwrap();
     set_grad(&a, vec![3.0]);
     opt.step().unwrap();
     // first Adam step: lr · ĝ/(|ĝ| + ε) = 0.1 · 3/(3 + 1e-8)
@@ -169,10 +90,7 @@ fn parameters_without_gradient_are_skipped_and_zero_grad_clears() {
 #[test]
 fn set_lr_scales_every_group() {
     let (a, b) = (param(vec![0.0]), param(vec![0.0]));
-    let groups = vec![
-        ParamGroup::new(vec![a.clone()]),
-        ParamGroup::new(vec![b.clone()]).with_lr_scale(0.25),
-    ];
+    let groups = vec![ParamGroup::new(vec![a.clone()]), ParamGroup::new(vec![b.clone()]).with_lr_scale(0.25)];
     let mut opt = Sgd::with_groups(groups, SgdConfig::default()).unwrap();
     opt.set_lr(2.0);
     assert_eq!(opt.lr(), 2.0);
@@ -192,40 +110,21 @@ fn loading_mismatched_state_names_the_mismatch() {
 
     let mut sgd = Sgd::new(vec![a.clone()], SgdConfig::default()).unwrap();
     let e = sgd.load_state(state.clone()).unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("written by a `adam` optimizer, loading into `sgd`"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("written by a `adam` optimizer, loading into `sgd`"), "{e}");
 
-    let mut two = Adam::new(
-        vec![param(vec![1.0, 2.0]), param(vec![0.0])],
-        AdamConfig::default(),
-    )
-    .unwrap();
+    let mut two = Adam::new(vec![param(vec![1.0, 2.0]), param(vec![0.0])], AdamConfig::default()).unwrap();
     let e = two.load_state(state.clone()).unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("holds 1 parameters, the optimizer has 2"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("holds 1 parameters, the optimizer has 2"), "{e}");
 
-    let mut other_shape =
-        Adam::new(vec![param(vec![1.0, 2.0, 3.0])], AdamConfig::default()).unwrap();
+    let mut other_shape = Adam::new(vec![param(vec![1.0, 2.0, 3.0])], AdamConfig::default()).unwrap();
     let e = other_shape.load_state(state.clone()).unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("parameter 0 buffer `exp_avg` has shape [2], the parameter has shape [3]"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("parameter 0 buffer `exp_avg` has shape [2], the parameter has shape [3]"), "{e}");
 
     let mut renamed = state.clone();
     renamed.params[0].buffers[1].0 = "v".into();
     let e = adam.load_state(renamed).unwrap_err();
     assert!(
-        matches!(e, TrainError::State(_))
-            && e.to_string()
-                .contains("expected [\"exp_avg\", \"exp_avg_sq\"]"),
+        matches!(e, TrainError::State(_)) && e.to_string().contains("expected [\"exp_avg\", \"exp_avg_sq\"]"),
         "{e}"
     );
 
@@ -238,53 +137,27 @@ fn state_file_round_trip_and_corruption() {
     let dir = std::env::temp_dir().join(format!("spectrans-train-optim-{}", std::process::id()));
     let path = dir.join("optim.safetensors");
     let a = Parameter::new(Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap());
-    let mut opt = Sgd::new(
-        vec![a.clone()],
-        SgdConfig {
-            lr: 0.5,
-            momentum: 0.9,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    Tape::new()
-        .watch(&a)
-        .backward_with(&Tensor::ones(&[2, 2]))
-        .unwrap();
+    let mut opt = Sgd::new(vec![a.clone()], SgdConfig { lr: 0.5, momentum: 0.9, ..Default::default() }).unwrap();
+    Tape::new().watch(&a).backward_with(&Tensor::ones(&[2, 2])).unwrap();
     opt.step().unwrap();
     opt.state().save(&path).unwrap();
     let back = OptimState::<f32>::load(&path).unwrap();
-    assert_eq!(
-        (back.kind.as_str(), back.lr, back.params[0].step),
-        ("sgd", 0.5, 1)
-    );
+    assert_eq!((back.kind.as_str(), back.lr, back.params[0].step), ("sgd", 0.5, 1));
     assert_eq!(back.params[0].buffers[0].1.to_vec(), vec![1.0; 4]);
     assert_eq!(back.params[0].buffers[0].1.shape(), &[2, 2]);
     // Stored as f32, loaded as f64: converted.
-    assert_eq!(
-        OptimState::<f64>::load(&path).unwrap().params[0].buffers[0]
-            .1
-            .to_vec(),
-        vec![1.0; 4]
-    );
+    assert_eq!(OptimState::<f64>::load(&path).unwrap().params[0].buffers[0].1.to_vec(), vec![1.0; 4]);
 
     let bytes = std::fs::read(&path).unwrap();
     for cut in [0, 7, 8, 20, bytes.len() - 1] {
         let e = OptimState::<f32>::from_safetensors(&bytes[..cut], "cut.safetensors").unwrap_err();
-        assert!(
-            matches!(e, TrainError::Format { .. })
-                && e.to_string().starts_with("cut.safetensors: "),
-            "{e}"
-        );
+        assert!(matches!(e, TrainError::Format { .. }) && e.to_string().starts_with("cut.safetensors: "), "{e}");
     }
     let plain = safetensors::serialize(Vec::<(String, crate::io::Blob)>::new(), None).unwrap();
     let e = OptimState::<f32>::from_safetensors(&plain, "plain").unwrap_err();
     assert!(e.to_string().contains("not an optimizer state"), "{e}");
     let e = OptimState::<f32>::load(dir.join("missing.safetensors")).unwrap_err();
-    assert!(
-        matches!(e, TrainError::Io { .. }) && e.to_string().contains("missing.safetensors"),
-        "{e}"
-    );
+    assert!(matches!(e, TrainError::Io { .. }) && e.to_string().contains("missing.safetensors"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -306,23 +179,10 @@ fn naive_adamw(mut p: f64, grads: &[f64], lr: f64, wd: f64) -> f64 {
 #[test]
 fn large_parameters_take_the_parallel_path_with_identical_results() {
     let n = 3 * super::PAR_MIN + 5; // not a multiple of the chunk length
-    let init: Vec<f64> = (0..n)
-        .map(|i| ((i * 37 % 101) as f64 - 50.0) / 25.0)
-        .collect();
-    let grads = |s: usize| -> Vec<f64> {
-        (0..n)
-            .map(|i| ((i * 13 + s * 7) % 17) as f64 / 8.0 - 1.0)
-            .collect()
-    };
+    let init: Vec<f64> = (0..n).map(|i| ((i * 37 % 101) as f64 - 50.0) / 25.0).collect();
+    let grads = |s: usize| -> Vec<f64> { (0..n).map(|i| ((i * 13 + s * 7) % 17) as f64 / 8.0 - 1.0).collect() };
     let w = param(init.clone());
-    let mut opt = AdamW::new(
-        vec![w.clone()],
-        AdamWConfig {
-            lr: 0.01,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opt = AdamW::new(vec![w.clone()], AdamWConfig { lr: 0.01, ..Default::default() }).unwrap();
     for s in 0..3 {
         set_grad(&w, grads(s));
         opt.step().unwrap();
@@ -345,16 +205,8 @@ fn naive_sgd(p: &mut [f64], buf: &mut Option<Vec<f64>>, g: &[f64], c: &SgdConfig
             d += c.weight_decay * p[i];
         }
         if c.momentum != 0.0 {
-            b[i] = if first {
-                d
-            } else {
-                b[i] * c.momentum + (1.0 - c.dampening) * d
-            };
-            d = if c.nesterov {
-                d + c.momentum * b[i]
-            } else {
-                b[i]
-            };
+            b[i] = if first { d } else { b[i] * c.momentum + (1.0 - c.dampening) * d };
+            d = if c.nesterov { d + c.momentum * b[i] } else { b[i] };
         }
         p[i] += -c.lr * d;
     }
