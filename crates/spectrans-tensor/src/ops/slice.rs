@@ -137,7 +137,7 @@ impl<T: Float> Tensor<T> {
     pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Result<Tensor<T>> {
         let ax = normalize_axis("narrow", axis, &self.shape)?;
         let dim = self.shape[ax];
-        if start.checked_add(len).map_or(true, |end| end > dim) {
+        if start.checked_add(len).is_none_or(|end| end > dim) {
             return Err(TensorError::invalid(
                 "narrow",
                 format!("range {start}..{start}+{len} exceeds axis {axis} of size {dim} (shape {:?})", self.shape),

@@ -73,10 +73,10 @@ impl BurgersSpec {
         if self.n_samples == 0 {
             return bad("n_samples", "needs at least one sample".into());
         }
-        if self.resolution_fine < 4 || self.resolution_fine % 2 != 0 {
+        if self.resolution_fine < 4 || !self.resolution_fine.is_multiple_of(2) {
             return bad("resolution_fine", format!("needs an even grid size >= 4, got {}", self.resolution_fine));
         }
-        if !self.subsample.is_power_of_two() || self.resolution_fine % self.subsample != 0 {
+        if !self.subsample.is_power_of_two() || !self.resolution_fine.is_multiple_of(self.subsample) {
             return bad(
                 "subsample",
                 format!(

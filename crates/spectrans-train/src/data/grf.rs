@@ -90,7 +90,7 @@ impl GaussianRandomField {
     /// ```
     pub fn sample(&self, n: usize, rng: &mut Rng) -> Result<Vec<f64>> {
         self.validate()?;
-        if n < 2 || n % 2 != 0 {
+        if n < 2 || !n.is_multiple_of(2) {
             return Err(TrainError::config(
                 "GaussianRandomField",
                 "n",

@@ -62,7 +62,7 @@ impl BurgersSolver {
     /// # Ok::<(), spectrans_train::TrainError>(())
     /// ```
     pub fn new(n: usize, viscosity: f64, t_end: f64, steps: usize) -> Result<Self> {
-        if n < 4 || n % 2 != 0 {
+        if n < 4 || !n.is_multiple_of(2) {
             return Err(TrainError::config("BurgersSolver", "n", format!("needs an even grid size >= 4, got {n}")));
         }
         if !viscosity.is_finite() || viscosity <= 0.0 {
