@@ -5,12 +5,12 @@ use std::path::Path;
 
 use spectrans_layers::{Ctx, FftFloat};
 use spectrans_models::io::{read_tensors, serialize_tensors, write_atomic};
-use spectrans_models::{load_folder, Input};
+use spectrans_models::{load_or_init, Input};
 use spectrans_tensor::DType;
 
 /// Loads the model and the input, runs the forward pass, writes `output`.
-pub fn run<T: FftFloat>(model_dir: &Path, input: &Path, output: &Path) -> Result<(), String> {
-    let loaded = load_folder::<T>(model_dir).map_err(|e| e.to_string())?;
+pub fn run<T: FftFloat>(model_dir: &Path, input: &Path, output: &Path, init_seed: Option<u64>) -> Result<(), String> {
+    let loaded = load_or_init::<T>(model_dir, init_seed).map_err(|e| e.to_string())?;
     for note in &loaded.notes {
         eprintln!("note: {note}");
     }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod forward;
+mod generate;
 mod info;
 
 use std::path::PathBuf;
@@ -43,6 +44,37 @@ enum Command {
         /// Precision of the computation.
         #[arg(long, value_enum, default_value = "f32")]
         dtype: Precision,
+        /// For a folder holding only config.json: initialise the model randomly with this seed.
+        #[arg(long)]
+        init_seed: Option<u64>,
+    },
+    /// Sample text from a character-level decoder folder (config.json, model.safetensors,
+    /// tokenizer.json); prints the prompt followed by the generated text.
+    Generate {
+        /// Model folder with a tokenizer.json.
+        #[arg(long)]
+        model: PathBuf,
+        /// Text to continue.
+        #[arg(long)]
+        prompt: String,
+        /// Characters to generate at most.
+        #[arg(long, default_value_t = 200)]
+        max_new_tokens: usize,
+        /// Softmax temperature; 0 = greedy.
+        #[arg(long, default_value_t = 0.8)]
+        temperature: f64,
+        /// Sample from the k most likely characters only.
+        #[arg(long)]
+        top_k: Option<usize>,
+        /// Nucleus sampling threshold in (0, 1].
+        #[arg(long)]
+        top_p: Option<f64>,
+        /// Stop after this character.
+        #[arg(long)]
+        stop: Option<char>,
+        /// Seed of the sampling stream.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Time the peer benchmark cases (forward and AdamW training step), one JSON line per case;
     /// compare with `python3 ../shared/peer/bench_torch.py` run in the same session. Threads:
@@ -69,10 +101,14 @@ enum Command {
 pub fn run() -> Result<(), String> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Forward { model, input, output, dtype } => match dtype {
-            Precision::F32 => forward::run::<f32>(&model, &input, &output),
-            Precision::F64 => forward::run::<f64>(&model, &input, &output),
+        Command::Forward { model, input, output, dtype, init_seed } => match dtype {
+            Precision::F32 => forward::run::<f32>(&model, &input, &output, init_seed),
+            Precision::F64 => forward::run::<f64>(&model, &input, &output, init_seed),
         },
+        Command::Generate { model, prompt, max_new_tokens, temperature, top_k, top_p, stop, seed } => {
+            let sampling = spectrans_models::Sampling { temperature, top_k, top_p };
+            generate::run(&model, &prompt, max_new_tokens, sampling, stop, seed)
+        }
         Command::Info { model, seq_len } => info::run(&model, seq_len),
         Command::Bench { cases, cases_file } => bench::run(&cases, cases_file.as_deref()),
     }

@@ -169,3 +169,31 @@ mod tests {
         assert!(e.contains("missing 1: weight"), "{e}");
     }
 }
+
+/// Loads a model folder, or — when it holds only `config.json` and `init_seed` is given — builds a
+/// randomly initialised model from the configuration (seeded), e.g. to check shapes or causality
+/// of any configuration from outside.
+pub fn load_or_init<T: FftFloat>(dir: &Path, init_seed: Option<u64>) -> Result<Loaded<T>> {
+    let weights = dir.join(WEIGHTS_FILE);
+    match (weights.exists(), init_seed) {
+        (true, None) => load_folder(dir),
+        (true, Some(_)) => {
+            let mut loaded = load_folder(dir)?;
+            loaded
+                .notes
+                .push(format!("{} exists: its weights are used and the init seed is ignored", weights.display()));
+            Ok(loaded)
+        }
+        (false, Some(seed)) => {
+            let config = read_config(dir)?;
+            Ok(Loaded {
+                model: Model::from_config(&config, seed)?,
+                notes: vec![format!("randomly initialised from {CONFIG_FILE} with seed {seed}")],
+            })
+        }
+        (false, None) => Err(ModelError::checkpoint(
+            weights.display().to_string(),
+            "not found (to run a randomly initialised model from config.json alone, pass an init seed)",
+        )),
+    }
+}

@@ -27,11 +27,13 @@ mod generate;
 pub mod io;
 mod models;
 mod operator;
+mod tokenizer;
 
 pub use backbone::{Backbone, Input};
-pub use checkpoint::{load_folder, load_state, save_folder, Loaded};
+pub use checkpoint::{load_folder, load_or_init, load_state, save_folder, Loaded};
 pub use config::{BackboneConfig, FnoDecoderConfig, FnoEncoderConfig, FnoTransformerConfig, ModelConfig};
 pub use error::{ModelError, Result};
 pub use generate::{GenerateOptions, Incremental, Sampling};
 pub use models::{FNODecoder, FNOEncoder, FNOTransformer, Model};
 pub use operator::{FNOOperator, FnoOperatorConfig};
+pub use tokenizer::{CharTokenizer, TOKENIZER_FILE};
