@@ -49,3 +49,8 @@ pub use fft2::{fft2, ifft2, irfft2, rfft2};
 pub use norm::Norm;
 pub use plan::FftFloat;
 pub use rfft::{irfft, rfft};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

@@ -83,6 +83,22 @@ impl Kernel for R2c {
                     padded[keep_in..].fill(F::zero());
                     padded
                 };
+                if len_out == bins {
+                    // straight into the output lane, then edge fix-up and scaling in place
+                    let done = fft.process_with_scratch(signal, out, scratch);
+                    debug_assert!(done.is_ok(), "buffer lengths are set up for this plan");
+                    out[0] = Complex::new(out[0].re * edge, F::zero());
+                    let interior_end = if n % 2 == 0 {
+                        out[bins - 1] = Complex::new(out[bins - 1].re * edge, F::zero());
+                        bins - 1
+                    } else {
+                        bins
+                    };
+                    if mid != F::one() {
+                        out[1..interior_end].iter_mut().for_each(|v| *v = *v * mid);
+                    }
+                    return;
+                }
                 let done = fft.process_with_scratch(signal, spectrum, scratch);
                 debug_assert!(done.is_ok(), "buffer lengths are set up for this plan");
                 for (k, (o, &v)) in out[..keep_out].iter_mut().zip(spectrum.iter()).enumerate() {
@@ -160,7 +176,9 @@ impl Kernel for C2r {
                         done.is_ok(),
                         "buffer lengths and edge bins are set up for this plan"
                     );
-                    out.iter_mut().for_each(|v| *v *= scale);
+                    if scale != F::one() {
+                        out.iter_mut().for_each(|v| *v *= scale);
+                    }
                 } else {
                     let done = fft.process_with_scratch(spectrum, signal, scratch);
                     debug_assert!(
