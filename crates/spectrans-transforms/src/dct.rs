@@ -1,11 +1,12 @@
 //! Discrete cosine and sine transforms of types II and III (scipy conventions), along one axis
 //! and over two axes.
 //!
-//! Implementation: rustdct's plans, which compute DCT-II/III and DST-II/III of any length in
-//! O(N log N) through one FFT of length N plus O(N) twiddles. A quick measurement (see
-//! `docs/transforms.md`) put a rustdct DCT-II within a small factor of a realfft FFT of the same
-//! length, so a hand-written FFT-based DCT (itself at least one real FFT plus a pre/post pass)
-//! would not be faster; the cached rustdct plan is used.
+//! Implementation: rustdct's cached plans, O(N log N) for every N. Decided by measurement
+//! (`benches/dct_vs_fft.rs`, numbers in `docs/transforms.md`): a rustdct DCT-II costs 1.0–3.8× a
+//! realfft of the same length (≈3.5× for powers of two), so an FFT-based DCT could in principle
+//! gain up to ~3× on power-of-two lengths; but a first FFT-based (Makhoul) kernel written for this
+//! crate measured 1.3–4× *slower* than rustdct through the same lane driver, so rustdct is kept.
+//! The DCT is not on the FNO hot path (the reference uses it in no model).
 //!
 //! Every op is y = post ⊙ R(pre ⊙ x) with R one of rustdct's unnormalised transforms and
 //! `pre`/`post` per-index weights. The adjoint follows from rustdct's identities

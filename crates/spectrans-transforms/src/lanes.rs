@@ -3,7 +3,8 @@
 //!
 //! A buffer of shape (outer, len, inner) has `outer · inner` lanes. When `inner == 1` the lanes
 //! are contiguous and are handed over one by one. Otherwise (a middle axis, e.g. the sequence
-//! axis N of an FNO activation (B, N, D)) a tile of up to [`TILE`] neighbouring lanes is gathered
+//! axis N of an FNO activation (B, N, D)) a tile of up to [`TILE`] neighbouring lanes (fewer for
+//! very long lanes, to stay in cache) is gathered
 //! into a contiguous scratch, transformed, and scattered back: a tile transpose that reads and
 //! writes whole runs of `TILE` consecutive elements, instead of a full transpose copy of the
 //! tensor. Work is split into contiguous groups of lanes or tiles, one scratch per group; each
@@ -14,6 +15,10 @@ use rayon::prelude::*;
 
 /// Lanes gathered per tile for a middle axis (16 `f32` = one 64-byte cache line per row read).
 pub(crate) const TILE: usize = 16;
+/// Fewest lanes per tile (16 bytes of `f32` per row read).
+const MIN_TILE: usize = 4;
+/// Lane elements per tile above which the tile narrows.
+const TILE_ELEMENTS: usize = 1 << 15;
 /// Below this many elements touched, a transform runs on the calling thread.
 const PAR_MIN_ELEMENTS: usize = 1 << 14;
 
@@ -89,17 +94,19 @@ where
         }
         return dst;
     }
-    let tiles = inner.div_ceil(TILE);
+    // Long lanes: fewer per tile, so a tile (in and out) stays within ~256 KB of f32 scratch.
+    let tile = (TILE_ELEMENTS / len_in.max(len_out).max(1)).clamp(MIN_TILE, TILE);
+    let tiles = inner.div_ceil(tile);
     let tasks = outer * tiles;
     let per = group_size(tasks, elements);
     let out = SharedOut(dst.as_mut_ptr());
     let body = |g: usize| {
         let mut s = init();
-        let mut in_tile = vec![A::default(); TILE * len_in];
-        let mut out_tile = vec![B::default(); TILE * len_out];
+        let mut in_tile = vec![A::default(); tile * len_in];
+        let mut out_tile = vec![B::default(); tile * len_out];
         for task in g * per..((g + 1) * per).min(tasks) {
-            let (o, d0) = (task / tiles, (task % tiles) * TILE);
-            let t = TILE.min(inner - d0);
+            let (o, d0) = (task / tiles, (task % tiles) * tile);
+            let t = tile.min(inner - d0);
             for j in 0..len_in {
                 let row = &src[(o * len_in + j) * inner + d0..][..t];
                 for (l, &v) in row.iter().enumerate() {
