@@ -170,6 +170,7 @@ mod tests {
             (1, 64, 600, 33),
             (700, 40, 1, 40),
             (0, 3, 2, 2),
+            (2, 9000, 6, 8999),
         ] {
             let src: Vec<f64> = (0..outer * len_in * inner).map(|i| i as f64).collect();
             let out = map_lanes(
