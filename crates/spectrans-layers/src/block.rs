@@ -4,11 +4,11 @@ use spectrans_tensor::{Rng, Tensor};
 
 use crate::activation::Activation;
 use crate::error::{LayerError, Result};
-use crate::fft::FftFloat;
 use crate::fno::FourierNeuralOperator;
 use crate::linear::Linear;
 use crate::module::{join, Ctx, Module, Visitor};
 use crate::norm::{Norm, NormKind};
+use spectrans_transforms::FftFloat;
 
 /// Construction arguments of an [`FNOBlock`] (spectrans names and defaults).
 #[derive(Debug, Clone, PartialEq)]

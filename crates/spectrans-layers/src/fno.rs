@@ -4,10 +4,10 @@ use spectrans_tensor::{Rng, Tensor};
 
 use crate::activation::Activation;
 use crate::error::{LayerError, Result};
-use crate::fft::FftFloat;
 use crate::linear::PointwiseConv;
 use crate::module::{join, Ctx, Module, Visitor};
 use crate::spectral::{CausalSpectralConv1d, SpectralConv1d};
+use spectrans_transforms::FftFloat;
 
 /// One Fourier layer: spectral path (global, band-limited) plus pointwise path (local), then the
 /// activation. State keys follow spectrans: `spectral_conv.weights`, `linear.weight`, `linear.bias`;

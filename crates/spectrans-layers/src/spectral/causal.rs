@@ -20,8 +20,9 @@ use num_complex::Complex;
 use rayon::prelude::*;
 use spectrans_tensor::{Backward, Result, Tensor, TensorError};
 
-use crate::fft::{plans, FftFloat};
 use crate::spectral::lanes::{gather_tile_as, scatter_tile_as, Layout, SharedMut, TILE};
+use spectrans_transforms::plan::{real_fft, real_ifft};
+use spectrans_transforms::FftFloat;
 
 /// The smallest 5-smooth number ≥ n (fast FFT sizes).
 pub(crate) fn fast_len(n: usize) -> usize {
@@ -43,7 +44,7 @@ pub(crate) fn fast_len(n: usize) -> usize {
 /// The kernels `k_d[0..taps)` (D × taps, in f64) from weights (D, M_w, 2) with period `period`.
 pub(crate) fn kernels<T: FftFloat>(w: &[T], channels: usize, m_w: usize, period: usize, taps: usize) -> Vec<f64> {
     let modes = m_w.min(period / 2 + 1);
-    let plan = plans::<f64>().inverse(period);
+    let plan = real_ifft::<f64>(period);
     let scale = 1.0 / period as f64;
     let mut out = vec![0.0; channels * taps];
     out.par_chunks_mut(taps.max(1)).enumerate().for_each_init(
@@ -66,7 +67,7 @@ pub(crate) fn kernels<T: FftFloat>(w: &[T], channels: usize, m_w: usize, period:
 
 /// Spectra (D × (P/2+1)) of the kernels zero-padded to `p`.
 fn kernel_spectra(k: &[f64], channels: usize, taps: usize, p: usize) -> Vec<Complex<f64>> {
-    let plan = plans::<f64>().forward(p);
+    let plan = real_fft::<f64>(p);
     let bins = p / 2 + 1;
     let mut out = vec![Complex::new(0.0, 0.0); channels * bins];
     out.par_chunks_mut(bins).enumerate().for_each_init(
@@ -124,8 +125,8 @@ pub(crate) fn causal_conv<T: FftFloat>(x: &Tensor<T>, weights: &Tensor<T>, perio
 fn convolve<T: FftFloat>(x: &[T], kf: &[Complex<f64>], g: &Geometry, conjugate: bool) -> Vec<T> {
     let (lay, p) = (g.lay, g.p);
     let bins = p / 2 + 1;
-    let fwd = plans::<f64>().forward(p);
-    let inv = plans::<f64>().inverse(p);
+    let fwd = real_fft::<f64>(p);
+    let inv = real_ifft::<f64>(p);
     let mut y = vec![T::zero(); x.len()];
     let tiles = lay.channels.div_ceil(TILE);
     let dst = SharedMut(y.as_mut_ptr());
@@ -188,8 +189,8 @@ impl<T: FftFloat> CausalBackward<T> {
         let g = &self.g;
         let (lay, p) = (g.lay, g.p);
         let bins = p / 2 + 1;
-        let fwd = plans::<f64>().forward(p);
-        let inv = plans::<f64>().inverse(p);
+        let fwd = real_fft::<f64>(p);
+        let inv = real_ifft::<f64>(p);
         let tiles = lay.channels.div_ceil(TILE);
         let zero = Complex::new(0.0, 0.0);
         let mut dk = vec![0.0f64; lay.channels * g.taps];
@@ -242,7 +243,7 @@ impl<T: FftFloat> CausalBackward<T> {
         // adjoint of k = irfft_L(w)[0..taps) / L
         let (period, m_w) = (g.period, g.m_w);
         let modes = m_w.min(period / 2 + 1);
-        let plan = plans::<f64>().forward(period);
+        let plan = real_fft::<f64>(period);
         let mut dw = vec![T::zero(); lay.channels * m_w * 2];
         dw.par_chunks_mut(m_w * 2).enumerate().for_each_init(
             || (vec![0.0; period], plan.make_output_vec(), plan.make_scratch_vec()),

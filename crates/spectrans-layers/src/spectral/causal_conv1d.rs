@@ -3,9 +3,9 @@
 use spectrans_tensor::{Parameter, Rng, Tensor};
 
 use crate::error::{expect_rank3, LayerError, Result};
-use crate::fft::FftFloat;
 use crate::module::{join, Ctx, Module, Visitor};
 use crate::spectral::causal::causal_conv;
+use spectrans_transforms::FftFloat;
 
 /// Depthwise causal long convolution whose per-channel kernel is given by `modes` complex Fourier
 /// coefficients over a window of `period` lags (the decoder's `max_sequence_length`):

@@ -3,10 +3,10 @@
 use spectrans_tensor::{Parameter, Rng, Tensor};
 
 use crate::error::{expect_rank3, LayerError, Result};
-use crate::fft::FftFloat;
 use crate::module::{join, Ctx, Module, Visitor};
 use crate::spectral::lanes::Layout;
 use crate::spectral::mixing::spectral_mixing;
+use spectrans_transforms::FftFloat;
 
 /// 1-D spectral convolution with complex weights stored as reals `(in, out, modes, 2)`.
 ///

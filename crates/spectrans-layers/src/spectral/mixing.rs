@@ -15,8 +15,9 @@ use rayon::prelude::*;
 use realfft::{ComplexToReal, RealToComplex};
 use spectrans_tensor::{Backward, Float, Result, Tensor, TensorError};
 
-use crate::fft::{plans, FftFloat};
 use crate::spectral::lanes::{gather_tile, scatter_tile, Layout, SharedMut, TILE};
+use spectrans_transforms::plan::{real_fft, real_ifft};
+use spectrans_transforms::FftFloat;
 
 /// Forward real FFTs of every lane of `x` (laid out as `lay`), keeping bins `0..modes`, scaled per
 /// bin by `scale[k]`, written as `out[k][b][c]` (re) and `out[k][b][C + c]` (im).
@@ -24,7 +25,7 @@ fn lanes_rfft<T: FftFloat>(x: &[T], lay: Layout, modes: usize, scale: &[T], zero
     let (b_n, n, c_n) = (lay.batch, lay.len, lay.channels);
     let row = 2 * c_n;
     let mut out = vec![T::zero(); modes * b_n * row];
-    let plan: Arc<dyn RealToComplex<T>> = plans::<T>().forward(n);
+    let plan: Arc<dyn RealToComplex<T>> = real_fft::<T>(n);
     let tiles = c_n.div_ceil(TILE);
     let dst = SharedMut(out.as_mut_ptr());
     (0..b_n * tiles).into_par_iter().for_each_init(
@@ -60,7 +61,7 @@ fn lanes_irfft<T: FftFloat>(spec: &[T], lay: Layout, modes: usize, post: T) -> V
     let (b_n, n, c_n) = (lay.batch, lay.len, lay.channels);
     let row = 2 * c_n;
     let mut y = vec![T::zero(); b_n * n * c_n];
-    let plan: Arc<dyn ComplexToReal<T>> = plans::<T>().inverse(n);
+    let plan: Arc<dyn ComplexToReal<T>> = real_ifft::<T>(n);
     let tiles = c_n.div_ceil(TILE);
     let dst = SharedMut(y.as_mut_ptr());
     (0..b_n * tiles).into_par_iter().for_each_init(

@@ -1,0 +1,189 @@
+//! A global, thread-safe cache of FFT and DCT plans, and the element-type bridge to rustfft.
+//!
+//! One planner per element type (`f32`, `f64`) and per family (complex FFT, real FFT, DCT/DST)
+//! lives for the whole process; planning a length a second time returns the same `Arc`-shared
+//! plan. Plans are immutable and `Sync`: many threads run one plan at once, each with its own
+//! scratch buffer (`process_with_scratch`), which is how every kernel of this crate uses them.
+//!
+//! This low-level API is for fused kernels in other crates (the spectral convolution of
+//! `spectrans-layers`), which run the plans on their own buffers:
+//!
+//! ```
+//! use num_complex::Complex;
+//! use spectrans_transforms::plan;
+//! let fwd = plan::real_fft::<f32>(8);
+//! let inv = plan::real_ifft::<f32>(8);
+//! let mut signal = vec![1.0f32, 2.0, 3.0, 4.0, 0.0, 0.0, 0.0, 0.0];
+//! let original = signal.clone();
+//! let mut spectrum = vec![Complex::new(0.0f32, 0.0); 5];
+//! let mut scratch = vec![Complex::new(0.0f32, 0.0); fwd.get_scratch_len().max(inv.get_scratch_len())];
+//! fwd.process_with_scratch(&mut signal, &mut spectrum, &mut scratch).unwrap();
+//! assert_eq!(spectrum[0].re, 10.0);
+//! inv.process_with_scratch(&mut spectrum, &mut signal, &mut scratch).unwrap(); // unnormalised
+//! for (a, b) in signal.iter().zip(&original) {
+//!     assert!((a / 8.0 - b).abs() < 1e-6);
+//! }
+//! assert!(std::sync::Arc::ptr_eq(&plan::fft::<f64>(12), &plan::fft::<f64>(12)));
+//! ```
+
+use std::any::TypeId;
+use std::mem::ManuallyDrop;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustdct::{DctPlanner, TransformType2And3};
+use rustfft::{Fft, FftPlanner};
+use spectrans_tensor::{Float, TensorError};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// The planners of one element type. Obtained through [`FftFloat::planners`]; use the free
+/// functions of this module instead of touching it directly.
+pub struct Planners<T: rustdct::DctNum> {
+    complex: Mutex<FftPlanner<T>>,
+    real: Mutex<RealFftPlanner<T>>,
+    dct: Mutex<DctPlanner<T>>,
+}
+
+impl<T: rustdct::DctNum> Planners<T> {
+    fn new() -> Self {
+        Planners {
+            complex: Mutex::new(FftPlanner::new()),
+            real: Mutex::new(RealFftPlanner::new()),
+            dct: Mutex::new(DctPlanner::new()),
+        }
+    }
+}
+
+/// Locks a planner; a panic inside a planner cannot leave its cache half-written in a way that
+/// matters (worst case a plan is rebuilt), so a poisoned lock is still used.
+fn lock<P>(m: &Mutex<P>) -> MutexGuard<'_, P> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An element type the FFT libraries accept: `f32` or `f64` (sealed).
+///
+/// Every [`Float`] of `spectrans-tensor` is one of these; the tensor functions of this crate take
+/// any `T: Float` and dispatch to the matching implementation.
+pub trait FftFloat: Float + rustdct::DctNum + sealed::Sealed {
+    /// The process-wide planners of this type.
+    fn planners() -> &'static Planners<Self>;
+}
+
+impl FftFloat for f32 {
+    fn planners() -> &'static Planners<f32> {
+        static PLANNERS: OnceLock<Planners<f32>> = OnceLock::new();
+        PLANNERS.get_or_init(Planners::new)
+    }
+}
+
+impl FftFloat for f64 {
+    fn planners() -> &'static Planners<f64> {
+        static PLANNERS: OnceLock<Planners<f64>> = OnceLock::new();
+        PLANNERS.get_or_init(Planners::new)
+    }
+}
+
+/// The cached forward complex FFT of length `n` (unnormalised: X_k = Σ_j x_j e^{−2πi jk/n}).
+pub fn fft<T: FftFloat>(n: usize) -> Arc<dyn Fft<T>> {
+    lock(&T::planners().complex).plan_fft_forward(n)
+}
+
+/// The cached inverse complex FFT of length `n` (unnormalised: x_j = Σ_k X_k e^{+2πi jk/n}).
+pub fn ifft<T: FftFloat>(n: usize) -> Arc<dyn Fft<T>> {
+    lock(&T::planners().complex).plan_fft_inverse(n)
+}
+
+/// The cached real-to-complex FFT of length `n` (n real samples → n/2+1 bins, unnormalised).
+pub fn real_fft<T: FftFloat>(n: usize) -> Arc<dyn RealToComplex<T>> {
+    lock(&T::planners().real).plan_fft_forward(n)
+}
+
+/// The cached complex-to-real inverse FFT of length `n` (n/2+1 bins → n real samples,
+/// unnormalised). It rejects (with `FftError::InputValues`, after computing) a non-zero imaginary
+/// part of the DC bin and, for even `n`, of the Nyquist bin: zero them first.
+pub fn real_ifft<T: FftFloat>(n: usize) -> Arc<dyn ComplexToReal<T>> {
+    lock(&T::planners().real).plan_fft_inverse(n)
+}
+
+/// The cached DCT-II/DCT-III/DST-II/DST-III plan of length `n` (rustdct's unnormalised
+/// conventions, e.g. DCT-II X_k = Σ_j x_j cos(πk(2j+1)/2n)).
+pub fn dct<T: FftFloat>(n: usize) -> Arc<dyn TransformType2And3<T>> {
+    lock(&T::planners().dct).plan_dct2(n)
+}
+
+/// A computation over a flat buffer, written once for every [`FftFloat`].
+pub(crate) trait Kernel: Sync {
+    /// Runs the kernel on `src`.
+    fn run<F: FftFloat>(&self, src: &[F]) -> Vec<F>;
+}
+
+/// Reinterprets `&[T]` as `&[U]` when they are the same type.
+fn same_slice<T: 'static, U: 'static>(s: &[T]) -> Option<&[U]> {
+    // SAFETY: the type ids are equal, so `T` and `U` are the same type.
+    (TypeId::of::<T>() == TypeId::of::<U>()).then(|| unsafe { &*(s as *const [T] as *const [U]) })
+}
+
+/// Reinterprets `Vec<T>` as `Vec<U>` when they are the same type.
+fn same_vec<T: 'static, U: 'static>(v: Vec<T>) -> Option<Vec<U>> {
+    if TypeId::of::<T>() != TypeId::of::<U>() {
+        return None;
+    }
+    let mut v = ManuallyDrop::new(v);
+    // SAFETY: `T` and `U` are the same type, so pointer, length and capacity are valid for `U`.
+    Some(unsafe { Vec::from_raw_parts(v.as_mut_ptr() as *mut U, v.len(), v.capacity()) })
+}
+
+/// Runs `kernel` on a buffer of any tensor element type, dispatching to the `f32` or `f64`
+/// instantiation.
+pub(crate) fn run_kernel<T: Float, K: Kernel>(op: &'static str, kernel: &K, src: &[T]) -> Result<Vec<T>, TensorError> {
+    if let Some(s) = same_slice::<T, f32>(src) {
+        return same_vec(kernel.run::<f32>(s)).ok_or_else(|| unsupported::<T>(op));
+    }
+    if let Some(s) = same_slice::<T, f64>(src) {
+        return same_vec(kernel.run::<f64>(s)).ok_or_else(|| unsupported::<T>(op));
+    }
+    Err(unsupported::<T>(op))
+}
+
+fn unsupported<T: Float>(op: &'static str) -> TensorError {
+    TensorError::invalid(op, format!("element type {} is not supported by the FFT (only f32 and f64)", T::DTYPE.name()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_are_shared_and_threads_agree() {
+        assert!(Arc::ptr_eq(&real_fft::<f32>(30), &real_fft::<f32>(30)));
+        assert!(Arc::ptr_eq(&ifft::<f64>(7), &ifft::<f64>(7)));
+        assert_eq!(dct::<f64>(5).len(), 5);
+        let results: Vec<Vec<f64>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        let p = real_fft::<f64>(97);
+                        let mut x: Vec<f64> = (0..97).map(|i| (i as f64).sin()).collect();
+                        let mut y = p.make_output_vec();
+                        p.process(&mut x, &mut y).unwrap();
+                        y.iter().map(|c| c.re + c.im).collect()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(results.windows(2).all(|w| w[0] == w[1]));
+    }
+
+    #[test]
+    fn dispatch_reinterprets_only_identical_types() {
+        assert!(same_slice::<f32, f64>(&[1.0f32]).is_none());
+        assert_eq!(same_slice::<f32, f32>(&[1.5f32]), Some(&[1.5f32][..]));
+        assert_eq!(same_vec::<f64, f64>(vec![2.0]), Some(vec![2.0]));
+    }
+}
