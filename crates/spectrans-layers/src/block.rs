@@ -29,6 +29,8 @@ pub struct FNOBlockConfig {
     pub norm: NormKind,
     /// `Some(L)`: the Fourier layer is exactly causal with a kernel window of L positions.
     pub causal_period: Option<usize>,
+    /// `Some(S)`: the sequence is an S × S grid (row-major) and the Fourier layer is 2-D.
+    pub spatial_dim: Option<usize>,
 }
 
 impl FNOBlockConfig {
@@ -43,6 +45,7 @@ impl FNOBlockConfig {
             dropout: 0.0,
             norm: NormKind::LayerNorm,
             causal_period: None,
+            spatial_dim: None,
         }
     }
 
@@ -79,9 +82,25 @@ pub struct FNOBlock<T: FftFloat> {
     pub activation: Activation,
     /// Dropout probability.
     pub dropout: f64,
+    /// Side S of the S × S grid of a 2-D block.
+    pub spatial_dim: Option<usize>,
 }
 
 impl<T: FftFloat> FNOBlock<T> {
+    /// The Fourier layer on (B, N, D), through the S × S grid for 2-D blocks.
+    fn fourier(&self, ctx: &Ctx<T>, h: &Tensor<T>) -> Result<Tensor<T>> {
+        let Some(side) = self.spatial_dim else { return self.fno.forward(ctx, h) };
+        let s = h.shape();
+        if s.len() != 3 || s[1] != side * side {
+            return Err(LayerError::input(
+                "FNOBlock",
+                format!("a 2-D block needs N = spatial_dim² = {} positions, got shape {s:?}", side * side),
+            ));
+        }
+        let grid = h.reshape(&[s[0], side, side, s[2]])?;
+        Ok(self.fno.forward_2d(ctx, &grid)?.reshape(s)?)
+    }
+
     /// A block from its configuration.
     pub fn new(cfg: &FNOBlockConfig, rng: &mut Rng) -> Result<Self> {
         if cfg.hidden_dim == 0 {
@@ -94,9 +113,13 @@ impl<T: FftFloat> FNOBlock<T> {
             return Err(LayerError::config("mlp_ratio", format!("must be finite, got {}", cfg.mlp_ratio)));
         }
         let d = cfg.hidden_dim;
-        let fno = match cfg.causal_period {
-            Some(period) => FourierNeuralOperator::causal(d, cfg.modes, period, cfg.activation, rng)?,
-            None => FourierNeuralOperator::new(d, cfg.modes, cfg.activation, true, true, rng)?,
+        let fno = match (cfg.causal_period, cfg.spatial_dim) {
+            (Some(_), Some(_)) => {
+                return Err(LayerError::config("spatial_dim", "a causal block cannot be 2-D"));
+            }
+            (Some(period), None) => FourierNeuralOperator::causal(d, cfg.modes, period, cfg.activation, rng)?,
+            (None, Some(_)) => FourierNeuralOperator::new_2d(d, cfg.modes, cfg.activation, rng)?,
+            (None, None) => FourierNeuralOperator::new(d, cfg.modes, cfg.activation, true, true, rng)?,
         };
         let norm1 = Norm::new(cfg.norm, d, 1e-5);
         let (norm2, ffn) = match cfg.ffn_width() {
@@ -106,7 +129,15 @@ impl<T: FftFloat> FNOBlock<T> {
             ),
             None => (None, None),
         };
-        Ok(FNOBlock { fno, norm1, norm2, ffn, activation: cfg.activation, dropout: cfg.dropout })
+        Ok(FNOBlock {
+            fno,
+            norm1,
+            norm2,
+            ffn,
+            activation: cfg.activation,
+            dropout: cfg.dropout,
+            spatial_dim: cfg.spatial_dim,
+        })
     }
 
     /// Applies the block.
@@ -126,7 +157,7 @@ impl<T: FftFloat> FNOBlock<T> {
             Some(n) => n.forward(ctx, x)?,
             None => x.clone(),
         };
-        let h = ctx.dropout(&self.fno.forward(ctx, &h)?, self.dropout)?;
+        let h = ctx.dropout(&self.fourier(ctx, &h)?, self.dropout)?;
         let x = x.add(&h)?;
         let Some(ffn) = &self.ffn else { return Ok(x) };
         let h = match &self.norm2 {

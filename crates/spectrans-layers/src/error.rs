@@ -1,6 +1,7 @@
 //! The error type of `spectrans-layers`.
 
 use spectrans_tensor::TensorError;
+use spectrans_transforms::TransformError;
 use thiserror::Error;
 
 /// Everything a layer can reject: invalid construction arguments, or inputs that do not fit.
@@ -9,6 +10,9 @@ pub enum LayerError {
     /// A tensor operation failed (shapes, axes...).
     #[error(transparent)]
     Tensor(#[from] TensorError),
+    /// A transform failed.
+    #[error(transparent)]
+    Transform(#[from] TransformError),
     /// A construction argument is invalid; `field` is its (spectrans) name.
     #[error("invalid `{field}`: {reason}")]
     Config {

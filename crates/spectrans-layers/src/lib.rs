@@ -40,5 +40,5 @@ pub use linear::{Linear, PointwiseConv};
 pub use module::{Ctx, Module, Visitor};
 pub use norm::{BatchNorm1d, LayerNorm, Norm, NormKind};
 pub use positional::{sinusoidal_table, PositionalEncoding, PositionalKind};
-pub use spectral::{CausalSpectralConv1d, SpectralConv1d};
+pub use spectral::{CausalSpectralConv1d, SpectralConv1d, SpectralConv2d};
 pub use spectrans_transforms::FftFloat;

@@ -44,9 +44,6 @@ impl<T: FftFloat> Backbone<T> {
     /// state-dict order).
     pub fn new(cfg: &BackboneConfig, rng: &mut Rng) -> Result<Self> {
         cfg.validate()?;
-        if cfg.spatial_dim.is_some() {
-            return Err(ModelError::config("use_2d", "2-D FNO blocks are not available yet in this version"));
-        }
         let d = cfg.hidden_dim;
         let embedding = cfg.vocab_size.map(|v| Embedding::new(v, d, rng));
         let positional_encoding = PositionalEncoding::new(cfg.positional_kind()?, d, cfg.max_sequence_length, rng)?;

@@ -454,6 +454,7 @@ impl BackboneConfig {
             dropout: self.dropout,
             norm: NormKind::LayerNorm,
             causal_period: self.causal.then_some(self.max_sequence_length),
+            spatial_dim: self.spatial_dim,
         }
     }
 }

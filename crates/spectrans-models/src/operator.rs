@@ -53,6 +53,9 @@ pub struct FnoOperatorConfig {
     /// (sin 2πx, cos 2πx: band-limited, exactly resolution-consistent) or "none".
     #[serde(default = "linear")]
     pub grid: String,
+    /// 1 for functions on a line (B, S, C), 2 for functions on a grid (B, H, W, C).
+    #[serde(default = "one")]
+    pub spatial_dims: usize,
 }
 
 impl Default for FnoOperatorConfig {
@@ -65,6 +68,7 @@ impl Default for FnoOperatorConfig {
             num_layers: 4,
             projection_dim: 128,
             grid: linear(),
+            spatial_dims: 1,
         }
     }
 }
@@ -72,9 +76,10 @@ impl Default for FnoOperatorConfig {
 impl FnoOperatorConfig {
     /// Number of grid features appended to each point.
     pub fn grid_channels(&self) -> Result<usize> {
+        let per_axis = self.spatial_dims.clamp(1, 2);
         match self.grid.as_str() {
-            "linear" => Ok(1),
-            "periodic" => Ok(2),
+            "linear" => Ok(per_axis),
+            "periodic" => Ok(2 * per_axis),
             "none" => Ok(0),
             other => Err(ModelError::config(
                 "grid",
@@ -96,6 +101,9 @@ impl FnoOperatorConfig {
             if v == 0 {
                 return Err(ModelError::config(name, "must be at least 1"));
             }
+        }
+        if !(1..=2).contains(&self.spatial_dims) {
+            return Err(ModelError::config("spatial_dims", format!("must be 1 or 2, got {}", self.spatial_dims)));
         }
         self.grid_channels()?;
         Ok(())
@@ -129,7 +137,11 @@ impl<T: FftFloat> FNOOperator<T> {
         let fourier_layers = (0..c.num_layers)
             .map(|i| {
                 let act = if i + 1 < c.num_layers { Activation::Gelu } else { Activation::Identity };
-                FourierNeuralOperator::new(c.width, c.modes, act, true, true, &mut rng)
+                if c.spatial_dims == 2 {
+                    FourierNeuralOperator::new_2d(c.width, c.modes, act, &mut rng)
+                } else {
+                    FourierNeuralOperator::new(c.width, c.modes, act, true, true, &mut rng)
+                }
             })
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let projection1 = Linear::new(c.width, c.projection_dim, true, &mut rng);
@@ -137,32 +149,52 @@ impl<T: FftFloat> FNOOperator<T> {
         Ok(FNOOperator { lifting, fourier_layers, projection1, projection2, config: c.clone() })
     }
 
-    /// Appends the grid features of a periodic grid x_j = j/N.
+    /// Grid features of the point `j` of an axis of `n` points (x = j/n).
+    fn features(&self, j: usize, n: usize, out: &mut Vec<T>) {
+        let pos = j as f64 / n as f64;
+        if self.config.grid == "linear" {
+            out.push(T::of(pos));
+        } else {
+            let a = 2.0 * std::f64::consts::PI * pos;
+            out.extend([T::of(a.sin()), T::of(a.cos())]);
+        }
+    }
+
+    /// Appends the grid features of a periodic grid (x_j = j/N per axis) to the channels.
     fn with_grid(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
-        let (b, n) = (x.shape()[0], x.shape()[1]);
         let g = self.config.grid_channels()?;
         if g == 0 {
             return Ok(x.clone());
         }
-        let mut feats = Vec::with_capacity(n * g);
-        for j in 0..n {
-            let pos = j as f64 / n as f64;
-            match g {
-                1 => feats.push(T::of(pos)),
-                _ => {
-                    let a = 2.0 * std::f64::consts::PI * pos;
-                    feats.extend([T::of(a.sin()), T::of(a.cos())]);
+        let s = x.shape();
+        let spatial = &s[1..s.len() - 1];
+        let mut feats = Vec::with_capacity(spatial.iter().product::<usize>() * g);
+        match *spatial {
+            [n] => (0..n).for_each(|j| self.features(j, n, &mut feats)),
+            [h, w] => {
+                for p in 0..h {
+                    for q in 0..w {
+                        self.features(p, h, &mut feats);
+                        self.features(q, w, &mut feats);
+                    }
                 }
             }
+            _ => unreachable!("inputs are checked to be 1-D or 2-D"),
         }
-        let grid = Tensor::from_vec(feats, &[1, n, g])?.broadcast_to(&[b, n, g])?;
-        Ok(Tensor::concat(&[x, &grid], 2)?)
+        let mut one = vec![1];
+        one.extend_from_slice(spatial);
+        one.push(g);
+        let mut full = s.to_vec();
+        *full.last_mut().expect("rank ≥ 3") = g;
+        let grid = Tensor::from_vec(feats, &one)?.broadcast_to(&full)?;
+        Ok(Tensor::concat(&[x, &grid], -1)?)
     }
 
     /// Maps input functions sampled on a uniform periodic grid to output functions on the same grid.
     ///
     /// # Shapes
-    /// `x` (B, S, in_channels) → (B, S, out_channels), any S ≥ 1.
+    /// 1-D: `x` (B, S, in_channels) → (B, S, out_channels); 2-D: (B, H, W, in) → (B, H, W, out);
+    /// any grid size ≥ 1.
     ///
     /// ```
     /// use spectrans_layers::Ctx;
@@ -176,18 +208,20 @@ impl<T: FftFloat> FNOOperator<T> {
     /// ```
     pub fn forward(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
         let s = x.shape();
-        if s.len() != 3 || s[2] != self.config.in_channels {
+        let dims = self.config.spatial_dims;
+        if s.len() != dims + 2 || s[dims + 1] != self.config.in_channels {
+            let want = if dims == 1 { "(B, S, {c})" } else { "(B, H, W, {c})" };
             return Err(ModelError::Input(format!(
-                "FNOOperator input must be (B, S, {}), got shape {s:?}",
-                self.config.in_channels
+                "FNOOperator input must be {}, got shape {s:?}",
+                want.replace("{c}", &self.config.in_channels.to_string())
             )));
         }
-        if s[0] == 0 || s[1] == 0 {
+        if s.contains(&0) {
             return Err(ModelError::Input(format!("empty input of shape {s:?}")));
         }
         let mut h = self.lifting.forward(ctx, &self.with_grid(x)?)?;
         for layer in &self.fourier_layers {
-            h = layer.forward(ctx, &h)?;
+            h = if dims == 2 { layer.forward_2d(ctx, &h)? } else { layer.forward(ctx, &h)? };
         }
         let h = self.projection1.forward(ctx, &h)?.gelu()?;
         Ok(self.projection2.forward(ctx, &h)?)
@@ -255,6 +289,41 @@ mod tests {
             op.forward(&Ctx::eval_with_tape(&v[0].tape().unwrap_or_default()), &v[0])
                 .map_err(|e| spectrans_tensor::TensorError::invalid("operator", e.to_string()))
         });
+    }
+
+    #[test]
+    fn two_dimensional_operator_is_resolution_agnostic() {
+        let cfg = FnoOperatorConfig {
+            width: 6,
+            modes: 4,
+            num_layers: 2,
+            projection_dim: 8,
+            grid: "periodic".into(),
+            spatial_dims: 2,
+            ..Default::default()
+        };
+        let op = FNOOperator::<f64>::new(&cfg, 5).unwrap();
+        let field = |n: usize| {
+            let v: Vec<f64> = (0..n * n)
+                .map(|k| {
+                    let (x, y) = ((k / n) as f64 / n as f64, (k % n) as f64 / n as f64);
+                    let p = 2.0 * std::f64::consts::PI;
+                    (p * x).sin() * (p * y).cos() + 0.5 * (2.0 * p * y).sin()
+                })
+                .collect();
+            Tensor::from_vec(v, &[1, n, n, 1]).unwrap()
+        };
+        let ctx = Ctx::inference();
+        let (c, f) = (op.forward(&ctx, &field(32)).unwrap(), op.forward(&ctx, &field(64)).unwrap());
+        let scale = c.data().iter().fold(0f64, |m, v| m.max(v.abs()));
+        let mut diff = 0f64;
+        for p in 0..32 {
+            for q in 0..32 {
+                diff = diff.max((c.data()[p * 32 + q] - f.data()[(2 * p) * 64 + 2 * q]).abs());
+            }
+        }
+        assert!(diff / scale <= 1e-5, "2-D relative difference {:.2e}", diff / scale);
+        assert!(op.forward(&ctx, &Tensor::ones(&[1, 8, 1])).is_err());
     }
 
     #[test]

@@ -255,3 +255,40 @@ fn positional_encoding_breaks_shift_equivariance() {
     let err = max_abs_diff(&enc.forward(&ctx, &roll(&x, 3)).unwrap(), &roll(&enc.forward(&ctx, &x).unwrap(), 3));
     assert!(err > 1e-3, "{err}");
 }
+
+/// `use_2d` builds real 2-D blocks over the spatial_dim × spatial_dim grid: without positional
+/// encoding the model commutes with cyclic shifts along the second grid axis, which are not
+/// shifts of the flattened sequence (a 1-D model would not commute with them).
+#[test]
+fn use_2d_blocks_are_equivariant_to_column_shifts() {
+    use spectrans_layers::Ctx;
+    use spectrans_models::{FNOTransformer, Input, ModelConfig};
+    let (s, d) = (6usize, 8usize);
+    let json = format!(
+        r#"{{"model_type": "fno_transformer", "hidden_dim": {d}, "num_layers": 2, "modes": 2, "use_2d": true,
+            "spatial_dim": {s}, "max_sequence_length": {}, "use_positional_encoding": false}}"#,
+        s * s
+    );
+    let ModelConfig::Transformer(cfg) = ModelConfig::from_json(&json).unwrap() else { unreachable!() };
+    let model = FNOTransformer::<f64>::new(&cfg, 3).unwrap();
+    let x = spectrans_tensor::testing::tensor_from::<f64>(&[1, s * s, d], 9, -1.0, 1.0);
+    let shift = |t: &spectrans_tensor::Tensor<f64>| {
+        let mut v = vec![0.0; t.numel()];
+        for r in 0..s {
+            for c in 0..s {
+                let (src, dst) = ((r * s + c) * d, (r * s + (c + 1) % s) * d);
+                v[dst..dst + d].copy_from_slice(&t.data()[src..src + d]);
+            }
+        }
+        spectrans_tensor::Tensor::from_vec(v, t.shape()).unwrap()
+    };
+    let ctx = Ctx::inference();
+    let y = model.forward(&ctx, Input::Embeds(&x), None).unwrap();
+    let ys = model.forward(&ctx, Input::Embeds(&shift(&x)), None).unwrap();
+    let want = shift(&y);
+    for (a, b) in ys.data().iter().zip(want.data()) {
+        assert!((a - b).abs() < 1e-10, "{a} vs {b}");
+    }
+    let e = model.forward(&ctx, Input::Embeds(&spectrans_tensor::Tensor::zeros(&[1, 35, d])), None).unwrap_err();
+    assert!(e.to_string().contains("spatial_dim² = 36"), "{e}");
+}

@@ -3,8 +3,10 @@
 pub(crate) mod causal;
 mod causal_conv1d;
 mod conv1d;
+mod conv2d;
 mod lanes;
 mod mixing;
 
 pub use causal_conv1d::CausalSpectralConv1d;
 pub use conv1d::SpectralConv1d;
+pub use conv2d::SpectralConv2d;
