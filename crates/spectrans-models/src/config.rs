@@ -284,53 +284,33 @@ impl ModelConfig {
 
     /// The shared part of the sequence models' configurations (`None` for the operator).
     pub fn backbone(&self) -> Option<BackboneConfig> {
+        /// The fields every sequence-model config has under the same names.
+        macro_rules! common {
+            ($c:expr, vocab_size: $v:expr, spatial_dim: $s:expr, causal: $causal:expr) => {
+                BackboneConfig {
+                    vocab_size: $v,
+                    hidden_dim: $c.hidden_dim,
+                    num_layers: $c.num_layers,
+                    max_sequence_length: $c.max_sequence_length,
+                    modes: $c.modes,
+                    mlp_ratio: $c.mlp_ratio,
+                    ffn_hidden_dim: $c.ffn_hidden_dim,
+                    dropout: $c.dropout,
+                    use_positional_encoding: $c.use_positional_encoding,
+                    positional_encoding_type: $c.positional_encoding_type.clone(),
+                    gradient_checkpointing: $c.gradient_checkpointing,
+                    spatial_dim: $s,
+                    causal: $causal,
+                }
+            };
+        }
         Some(match self {
             ModelConfig::Operator(_) => return None,
-            ModelConfig::Transformer(c) => BackboneConfig {
-                vocab_size: c.vocab_size,
-                hidden_dim: c.hidden_dim,
-                num_layers: c.num_layers,
-                max_sequence_length: c.max_sequence_length,
-                modes: c.modes,
-                mlp_ratio: c.mlp_ratio,
-                ffn_hidden_dim: c.ffn_hidden_dim,
-                dropout: c.dropout,
-                use_positional_encoding: c.use_positional_encoding,
-                positional_encoding_type: c.positional_encoding_type.clone(),
-                gradient_checkpointing: c.gradient_checkpointing,
-                spatial_dim: if c.use_2d { c.spatial_dim } else { None },
-                causal: false,
-            },
-            ModelConfig::Encoder(c) => BackboneConfig {
-                vocab_size: None,
-                hidden_dim: c.hidden_dim,
-                num_layers: c.num_layers,
-                max_sequence_length: c.max_sequence_length,
-                modes: c.modes,
-                mlp_ratio: c.mlp_ratio,
-                ffn_hidden_dim: c.ffn_hidden_dim,
-                dropout: c.dropout,
-                use_positional_encoding: c.use_positional_encoding,
-                positional_encoding_type: c.positional_encoding_type.clone(),
-                gradient_checkpointing: c.gradient_checkpointing,
-                spatial_dim: None,
-                causal: false,
-            },
-            ModelConfig::Decoder(c) => BackboneConfig {
-                vocab_size: Some(c.vocab_size),
-                hidden_dim: c.hidden_dim,
-                num_layers: c.num_layers,
-                max_sequence_length: c.max_sequence_length,
-                modes: c.modes,
-                mlp_ratio: c.mlp_ratio,
-                ffn_hidden_dim: c.ffn_hidden_dim,
-                dropout: c.dropout,
-                use_positional_encoding: c.use_positional_encoding,
-                positional_encoding_type: c.positional_encoding_type.clone(),
-                gradient_checkpointing: c.gradient_checkpointing,
-                spatial_dim: None,
-                causal: c.causal,
-            },
+            ModelConfig::Transformer(c) => {
+                common!(c, vocab_size: c.vocab_size, spatial_dim: if c.use_2d { c.spatial_dim } else { None }, causal: false)
+            }
+            ModelConfig::Encoder(c) => common!(c, vocab_size: None, spatial_dim: None, causal: false),
+            ModelConfig::Decoder(c) => common!(c, vocab_size: Some(c.vocab_size), spatial_dim: None, causal: c.causal),
         })
     }
 }
