@@ -1,65 +1,64 @@
 //! Element-wise loops, split across rayon's threads when the work is large enough to pay for it.
 //! Every split is by fixed contiguous chunks, so results never depend on thread timing.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 /// Below this many elements a loop runs on the calling thread.
 pub const PAR_THRESHOLD: usize = 1 << 15;
 const CHUNK: usize = 1 << 13;
 
-/// `out[i] = f(a[i])`.
-pub fn map<T: Copy + Send + Sync, U: Send + Default + Copy>(a: &[T], f: impl Fn(T) -> U + Sync) -> Vec<U> {
-    let mut out = vec![U::default(); a.len()];
-    if a.len() < PAR_THRESHOLD {
-        out.iter_mut().zip(a).for_each(|(o, &x)| *o = f(x));
+/// A vector of `n` elements written by `fill(offset, chunk)` over fixed chunks (in parallel for
+/// large `n`), without zero-initialising it first.
+fn build<U: Send + Copy>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<U>]) + Sync) -> Vec<U> {
+    let mut out: Vec<U> = Vec::with_capacity(n);
+    let spare = &mut out.spare_capacity_mut()[..n];
+    if n < PAR_THRESHOLD {
+        fill(0, spare);
     } else {
-        out.par_chunks_mut(CHUNK)
-            .zip(a.par_chunks(CHUNK))
-            .for_each(|(o, x)| o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x)));
+        spare.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| fill(i * CHUNK, c));
     }
+    // SAFETY: `fill` wrote every element of each chunk it was given, and the chunks cover 0..n.
+    unsafe { out.set_len(n) };
     out
+}
+
+/// `out[i] = f(a[i])`.
+pub fn map<T: Copy + Send + Sync, U: Send + Copy>(a: &[T], f: impl Fn(T) -> U + Sync) -> Vec<U> {
+    build(a.len(), |off, out| {
+        let n = out.len();
+        for (o, &x) in out.iter_mut().zip(&a[off..off + n]) {
+            o.write(f(x));
+        }
+    })
 }
 
 /// `out[i] = f(a[i], b[i])` for equal-length slices.
-pub fn zip<T: Copy + Send + Sync, U: Send + Default + Copy>(a: &[T], b: &[T], f: impl Fn(T, T) -> U + Sync) -> Vec<U> {
+pub fn zip<T: Copy + Send + Sync, U: Send + Copy>(a: &[T], b: &[T], f: impl Fn(T, T) -> U + Sync) -> Vec<U> {
     debug_assert_eq!(a.len(), b.len());
-    let mut out = vec![U::default(); a.len()];
-    if a.len() < PAR_THRESHOLD {
-        for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-            *o = f(x, y);
+    build(a.len(), |off, out| {
+        let n = out.len();
+        for ((o, &x), &y) in out.iter_mut().zip(&a[off..off + n]).zip(&b[off..off + n]) {
+            o.write(f(x, y));
         }
-    } else {
-        out.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK)).zip(b.par_chunks(CHUNK)).for_each(|((o, x), y)| {
-            for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
-                *o = f(x, y);
-            }
-        });
-    }
-    out
+    })
 }
 
 /// `out[i] = f(a[i], b[i], c[i])` for equal-length slices.
-pub fn zip3<T: Copy + Send + Sync, U: Send + Default + Copy>(
+pub fn zip3<T: Copy + Send + Sync, U: Send + Copy>(
     a: &[T],
     b: &[T],
     c: &[T],
     f: impl Fn(T, T, T) -> U + Sync,
 ) -> Vec<U> {
-    let mut out = vec![U::default(); a.len()];
-    if a.len() < PAR_THRESHOLD {
-        for (((o, &x), &y), &z) in out.iter_mut().zip(a).zip(b).zip(c) {
-            *o = f(x, y, z);
+    debug_assert!(a.len() == b.len() && a.len() == c.len());
+    build(a.len(), |off, out| {
+        let n = out.len();
+        for (((o, &x), &y), &z) in out.iter_mut().zip(&a[off..off + n]).zip(&b[off..off + n]).zip(&c[off..off + n]) {
+            o.write(f(x, y, z));
         }
-    } else {
-        out.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK)).zip(b.par_chunks(CHUNK)).zip(c.par_chunks(CHUNK)).for_each(
-            |(((o, x), y), z)| {
-                for (((o, &x), &y), &z) in o.iter_mut().zip(x).zip(y).zip(z) {
-                    *o = f(x, y, z);
-                }
-            },
-        );
-    }
-    out
+    })
 }
 
 /// Runs `f(row_index, row)` over the rows of length `row_len` of `data`, in parallel when large.
@@ -72,4 +71,31 @@ pub fn rows_mut<T: Send>(data: &mut [T], row_len: usize, f: impl Fn(usize, &mut 
     } else {
         data.par_chunks_mut(row_len).enumerate().for_each(|(i, r)| f(i, r));
     }
+}
+
+/// Column sums of `data` viewed as rows of length `row_len`: `out[j] = Σ_r data[r·row_len + j]`.
+/// Rows are split into at most 64 fixed groups whose partial sums are added in group order, so the
+/// result does not depend on the thread count.
+pub fn sum_rows<T: Copy + Send + Sync + Default + std::ops::AddAssign>(data: &[T], row_len: usize) -> Vec<T> {
+    let rows = data.len() / row_len;
+    let groups = if data.len() < PAR_THRESHOLD { 1 } else { rows.clamp(1, 64) };
+    let per = rows.div_ceil(groups);
+    let partial = |g: usize| {
+        let mut acc = vec![T::default(); row_len];
+        for r in g * per..((g + 1) * per).min(rows) {
+            for (a, &v) in acc.iter_mut().zip(&data[r * row_len..(r + 1) * row_len]) {
+                *a += v;
+            }
+        }
+        acc
+    };
+    let parts: Vec<Vec<T>> =
+        if groups == 1 { vec![partial(0)] } else { (0..groups).into_par_iter().map(partial).collect() };
+    let mut out = vec![T::default(); row_len];
+    for p in &parts {
+        for (o, &v) in out.iter_mut().zip(p) {
+            *o += v;
+        }
+    }
+    out
 }

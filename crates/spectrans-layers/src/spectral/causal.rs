@@ -127,7 +127,9 @@ fn convolve<T: FftFloat>(x: &[T], kf: &[Complex<f64>], g: &Geometry, conjugate: 
     let bins = p / 2 + 1;
     let fwd = real_fft::<f64>(p);
     let inv = real_ifft::<f64>(p);
-    let mut y = vec![T::zero(); x.len()];
+    // every element is written by exactly one task before the length is set
+    let len = x.len();
+    let mut y: Vec<T> = Vec::with_capacity(len);
     let tiles = lay.channels.div_ceil(TILE);
     let dst = SharedMut(y.as_mut_ptr());
     let scale = 1.0 / p as f64;
@@ -155,6 +157,8 @@ fn convolve<T: FftFloat>(x: &[T], kf: &[Complex<f64>], g: &Geometry, conjugate: 
             unsafe { scatter_tile_as(&dst, &lay, b, c0, width, tile, p, |v| T::of(v * scale)) };
         },
     );
+    // SAFETY: the tasks above wrote all `len` elements (each lane once).
+    unsafe { y.set_len(len) };
     y
 }
 

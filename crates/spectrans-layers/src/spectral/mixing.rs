@@ -60,7 +60,9 @@ fn lanes_rfft<T: FftFloat>(x: &[T], lay: Layout, modes: usize, scale: &[T], zero
 fn lanes_irfft<T: FftFloat>(spec: &[T], lay: Layout, modes: usize, post: T) -> Vec<T> {
     let (b_n, n, c_n) = (lay.batch, lay.len, lay.channels);
     let row = 2 * c_n;
-    let mut y = vec![T::zero(); b_n * n * c_n];
+    // every element is written by exactly one task before the length is set
+    let len = b_n * n * c_n;
+    let mut y: Vec<T> = Vec::with_capacity(len);
     let plan: Arc<dyn ComplexToReal<T>> = real_ifft::<T>(n);
     let tiles = c_n.div_ceil(TILE);
     let dst = SharedMut(y.as_mut_ptr());
@@ -85,6 +87,8 @@ fn lanes_irfft<T: FftFloat>(spec: &[T], lay: Layout, modes: usize, post: T) -> V
             unsafe { scatter_tile(&dst, &lay, b, c0, width, tile, n, post) };
         },
     );
+    // SAFETY: the tasks above wrote all `len` elements (each lane once).
+    unsafe { y.set_len(len) };
     y
 }
 

@@ -64,10 +64,13 @@ fn batch_offset(flat: usize, batch: &[usize], own: &[usize], mat: usize) -> usiz
 fn matmul_kernel<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Result<Tensor<T>> {
     let p = plan(&a.shape, &b.shape, ta, tb)?;
     let (m, k, n) = (p.m, p.k, p.n);
-    let mut out = vec![T::zero(); numel(&p.out_shape)];
-    if m == 0 || n == 0 {
-        return Ok(Tensor::from_parts(out, p.out_shape));
+    let len = numel(&p.out_shape);
+    if len == 0 || k == 0 {
+        return Ok(Tensor::zeros(&p.out_shape));
     }
+    // Every output element is written by the GEMM (read_dst = false), so the buffer is not zeroed
+    // first; its length is set once the products are done.
+    let mut out: Vec<T> = Vec::with_capacity(len);
     let threads = if m * n * k >= PAR_FLOPS { rayon::current_num_threads() } else { 1 };
     // element strides (row, col) of op(A) and op(B) inside one matrix
     let (a_rs, a_cs) = if ta { (1, m as isize) } else { (k as isize, 1) };
@@ -77,7 +80,8 @@ fn matmul_kernel<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> 
     // A not transposed and B shared by every batch item: one tall product (B·N rows).
     if !ta && numel(b_batch) == 1 && a_batch == p.batch.as_slice() {
         let rows = numel(&p.batch) * m;
-        // SAFETY: buffers have exactly rows×k, k×n and rows×n elements with these strides.
+        // SAFETY: buffers have exactly rows×k, k×n and rows×n elements with these strides; the
+        // GEMM writes all rows×n outputs before the length is set.
         unsafe {
             T::gemm(
                 rows,
@@ -95,6 +99,7 @@ fn matmul_kernel<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> 
                 b_cs,
                 threads,
             );
+            out.set_len(len);
         }
         return Ok(Tensor::from_parts(out, p.out_shape));
     }
@@ -121,6 +126,8 @@ fn matmul_kernel<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> 
             );
         }
     }
+    // SAFETY: the batch loop wrote every one of the `len` elements.
+    unsafe { out.set_len(len) };
     Ok(Tensor::from_parts(out, p.out_shape))
 }
 

@@ -26,6 +26,11 @@ pub(crate) fn sum_to_shape<T: Float>(g: &Tensor<T>, shape: &[usize]) -> Tensor<T
     if g.shape == shape {
         return g.detach();
     }
+    // Fast path (bias gradients): `shape` is the trailing block of `g`, summed over leading rows.
+    let inner = numel(shape);
+    if inner > 0 && g.shape.ends_with(shape) && shape.first() != Some(&1) {
+        return Tensor::from_parts(crate::par::sum_rows(g.data(), inner), shape.to_vec());
+    }
     let out_shape = &g.shape;
     let rank = out_shape.len();
     let off = rank - shape.len();

@@ -113,6 +113,28 @@ impl<T: Float> Unary<T> {
     }
 }
 
+/// Expands `$kernel!(variant)` in a match arm per function. Each arm's kernel builds its variant
+/// inside its own closure literal, so every element-wise loop is a separate instantiation in which
+/// the `match` of [`Unary::f`] / [`Unary::df`] folds away: no per-element dispatch, and the loops
+/// vectorise.
+macro_rules! for_each_function {
+    ($op:expr, $kernel:ident) => {
+        match $op {
+            Unary::Exp => $kernel!(Unary::<T>::Exp),
+            Unary::Log => $kernel!(Unary::<T>::Log),
+            Unary::Sqrt => $kernel!(Unary::<T>::Sqrt),
+            Unary::Powf(p) => $kernel!(Unary::<T>::Powf(p)),
+            Unary::Abs => $kernel!(Unary::<T>::Abs),
+            Unary::Relu => $kernel!(Unary::<T>::Relu),
+            Unary::Gelu => $kernel!(Unary::<T>::Gelu),
+            Unary::GeluTanh => $kernel!(Unary::<T>::GeluTanh),
+            Unary::Silu => $kernel!(Unary::<T>::Silu),
+            Unary::Tanh => $kernel!(Unary::<T>::Tanh),
+            Unary::Sigmoid => $kernel!(Unary::<T>::Sigmoid),
+        }
+    };
+}
+
 struct UnaryBackward<T: Float> {
     op: Unary<T>,
     x: Tensor<T>,
@@ -124,14 +146,25 @@ impl<T: Float> Backward<T> for UnaryBackward<T> {
         self.op.name()
     }
     fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
-        let op = self.op;
-        let gx = par::zip3(g.data(), self.x.data(), self.y.data(), |g, x, y| g * op.df(x, y));
+        let (gd, xd, yd) = (g.data(), self.x.data(), self.y.data());
+        macro_rules! kernel {
+            ($k:expr) => {
+                par::zip3(gd, xd, yd, move |g, x, y| g * $k.df(x, y))
+            };
+        }
+        let gx = for_each_function!(self.op, kernel);
         Ok(vec![Some(Tensor::from_parts(gx, g.shape.clone()))])
     }
 }
 
 fn unary<T: Float>(op: Unary<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
-    let y = x.map(|v| op.f(v));
+    let xd = x.data();
+    macro_rules! kernel {
+        ($k:expr) => {
+            par::map(xd, move |v| $k.f(v))
+        };
+    }
+    let y = Tensor::from_parts(for_each_function!(op, kernel), x.shape.clone());
     if !x.is_tracked() {
         return Ok(y);
     }
