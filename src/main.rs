@@ -3,6 +3,12 @@
 
 mod cli;
 
+/// The binary's allocator: mimalloc keeps freed pages for reuse, where glibc's malloc returns
+/// every large tensor buffer to the kernel and page-faults it back on the next step (measured in
+/// `docs/benchmarks.md`). Library users keep whatever allocator their program chooses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     if let Err(e) = cli::run() {
         eprintln!("error: {e}");
