@@ -287,11 +287,9 @@ fn the_classifier_learns_above_chance() {
         "--out",
         run.to_str().unwrap(),
         "--n-train",
-        "400",
+        "1000",
         "--n-test",
         "200",
-        "--seq-len",
-        "32",
         "--width",
         "16",
         "--layers",
@@ -301,7 +299,9 @@ fn the_classifier_learns_above_chance() {
         "--epochs",
         "6",
         "--batch-size",
-        "20",
+        "32",
+        "--lr",
+        "3e-3",
         "--threads",
         "2",
     ]);
@@ -309,7 +309,7 @@ fn the_classifier_learns_above_chance() {
     let losses = train_losses(&run);
     assert!(mean(&losses[losses.len() - 3..]) < 0.8 * mean(&losses[..3]), "the loss did not decrease: {losses:?}");
     let acc: Vec<f64> = curve(&run).into_iter().filter(|(_, k, _)| k == "test_accuracy").map(|(_, _, v)| v).collect();
-    assert!(acc[acc.len() - 1] > 0.4, "accuracy {acc:?} (chance 0.25)");
+    assert!(acc[acc.len() - 1] > 0.6, "accuracy {acc:?} (chance 0.25)");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -39,7 +39,8 @@ pub struct ClassifyConfig {
 pub(crate) fn preset_default() -> RunConfig {
     let model = match ModelConfig::from_json(
         r#"{"model_type": "fno_transformer", "vocab_size": 32, "hidden_dim": 64, "num_layers": 2, "modes": 24,
-            "max_sequence_length": 64, "num_classes": 4, "pooling": "mean"}"#,
+            "max_sequence_length": 64, "num_classes": 4, "pooling": "mean",
+            "use_positional_encoding": false}"#,
     ) {
         Ok(ModelConfig::Transformer(c)) => c,
         other => unreachable!("the built-in classify config parses: {:?}", other.err()),

@@ -188,3 +188,55 @@ impl RunConfig {
         serde_json::from_str(text).map_err(|e| TrainError::format(origin, format!("not a run configuration: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_validate_and_round_trip_through_json() {
+        for (task, preset) in [("burgers", "default"), ("burgers", "paper"), ("classify", "default"), ("lm", "default")]
+        {
+            let c = RunConfig::preset(task, preset).unwrap();
+            c.validate().unwrap();
+            assert_eq!(c.task.name(), task);
+            assert_eq!(RunConfig::from_json(&c.to_json(), "mem").unwrap(), c);
+        }
+        let e = RunConfig::preset("burgers", "huge").unwrap_err().to_string();
+        assert!(e.contains("preset") && e.contains("huge"), "{e}");
+        let e = RunConfig::preset("vision", "default").unwrap_err().to_string();
+        assert!(e.contains("unknown task `vision`"), "{e}");
+        let e = RunConfig::from_json("{}", "cfg.json").unwrap_err().to_string();
+        assert!(e.starts_with("cfg.json: not a run configuration"), "{e}");
+    }
+
+    #[test]
+    fn invalid_hyper_parameters_are_named() {
+        let base = RunConfig::preset("burgers", "default").unwrap();
+        let cases: [(fn(&mut RunConfig), &str); 5] = [
+            (|c| c.batch_size = 0, "batch_size"),
+            (|c| c.optimizer.lr = f64::NAN, "lr"),
+            (|c| c.optimizer.kind = "lbfgs".into(), "optimizer"),
+            (|c| c.eval_every = 0, "eval_every"),
+            (|c| c.keep_checkpoints = 0, "keep_checkpoints"),
+        ];
+        for (edit, field) in cases {
+            let mut c = base.clone();
+            edit(&mut c);
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(field), "{e}");
+        }
+    }
+
+    #[test]
+    fn schedules_follow_their_definitions() {
+        let warm = ScheduleConfig::WarmupCosine { warmup_steps: 10, min_lr: 0.0 };
+        assert_eq!(warm.lr_at(1.0, 0, 0, 110), 0.1);
+        assert_eq!(warm.lr_at(1.0, 10, 0, 110), 1.0);
+        assert!((warm.lr_at(1.0, 60, 0, 110) - 0.5).abs() < 1e-12);
+        assert_eq!(warm.lr_at(1.0, 110, 0, 110), 0.0);
+        let step = ScheduleConfig::StepEpochs { every_epochs: 2, gamma: 0.5 };
+        assert_eq!((step.lr_at(1.0, 999, 1, 0), step.lr_at(1.0, 0, 2, 0)), (1.0, 0.5));
+        assert_eq!(ScheduleConfig::Constant.lr_at(0.3, 5, 5, 5), 0.3);
+    }
+}

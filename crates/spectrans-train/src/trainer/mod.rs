@@ -260,7 +260,8 @@ pub fn train(task: &dyn Task, config: &RunConfig, run: &Path, opts: &TrainOption
             state.log_window.1 += 1;
             window_start.1 += if indices.is_empty() { config.batch_size } else { indices.len() };
             bar.set_position(state.step);
-            bar.set_message(format!("epoch {} loss {value:.5}", state.epoch + 1));
+            let rate = window_start.1 as f64 / window_start.0.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("epoch {}/{} loss {value:.5} {rate:.0} samples/s", state.epoch + 1, config.epochs));
             if state.step.is_multiple_of(config.log_every) {
                 let secs = window_start.0.elapsed().as_secs_f64().max(1e-9);
                 let (sum, n) = state.log_window;
@@ -338,7 +339,7 @@ fn progress_bar(show: bool, total: u64, position: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template("{bar:30} {pos}/{len} steps {msg} {per_sec} ETA {eta}")
+    let style = ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} ETA {eta}")
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_position(position);
