@@ -213,7 +213,8 @@ mod tests {
     #[test]
     fn invalid_hyper_parameters_are_named() {
         let base = RunConfig::preset("burgers", "default").unwrap();
-        let cases: [(fn(&mut RunConfig), &str); 5] = [
+        type Edit = fn(&mut RunConfig);
+        let cases: [(Edit, &str); 5] = [
             (|c| c.batch_size = 0, "batch_size"),
             (|c| c.optimizer.lr = f64::NAN, "lr"),
             (|c| c.optimizer.kind = "lbfgs".into(), "optimizer"),
