@@ -54,7 +54,7 @@ pub(crate) fn preset_default() -> RunConfig {
         seed: 0,
         epochs: 12,
         batch_size: 32,
-        optimizer: OptimizerConfig { kind: "adamw".into(), lr: 3e-3, weight_decay: 0.01 },
+        optimizer: OptimizerConfig { kind: "adamw".into(), lr: 1e-2, weight_decay: 0.01 },
         schedule: ScheduleConfig::WarmupCosine { warmup_steps: 50, min_lr: 1e-4 },
         grad_clip: Some(1.0),
         eval_every: 2,
