@@ -5,6 +5,7 @@ use spectrans_tensor::{Float, Tensor, TensorError};
 
 /// Mean over the batch of the per-sample relative L2 error ‖pred − true‖₂ / ‖true‖₂, as in the FNO
 /// paper (Li et al., ICLR 2021); differentiable (built from tensor ops), so it serves as the loss.
+/// A sample whose target is zero everywhere gives an infinite or NaN ratio, as in the paper's code.
 ///
 /// # Shapes
 /// `pred` and `target`: the same shape (B, …) with B ≥ 1; each sample's norm runs over all

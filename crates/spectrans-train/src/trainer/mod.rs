@@ -314,6 +314,9 @@ pub fn train(task: &dyn Task, config: &RunConfig, run: &Path, opts: &TrainOption
         last_ckpt = save(&state, optimizer.as_ref())?;
     }
     bar.finish_and_clear();
+    if !stopped_early && metrics.is_empty() {
+        metrics = task.evaluate()?; // a resumed run that had already finished
+    }
     if !stopped_early {
         checkpoint::export_model(&last_ckpt, &run.join("model"), &MODEL_FILES)?;
     }
