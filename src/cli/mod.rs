@@ -1,9 +1,11 @@
 //! Command-line parsing and dispatch.
 
 mod bench;
+mod eval;
 mod forward;
 mod generate;
 mod info;
+mod train;
 
 use std::path::PathBuf;
 
@@ -95,6 +97,28 @@ enum Command {
         #[arg(long)]
         seq_len: Option<usize>,
     },
+    /// Train a built-in task (burgers, classify, lm) into a run folder: metrics.jsonl, plots,
+    /// resumable checkpoints, and the final model in RUN/model.
+    Train(Box<train::TrainArgs>),
+    /// Metrics of a model folder written by `train` (e.g. RUN/model); burgers models at any
+    /// resolution that divides the solver grid (zero-shot super-resolution).
+    Eval {
+        /// Model folder (with training.json).
+        #[arg(long)]
+        model: PathBuf,
+        /// burgers: evaluation resolution (default: the training one).
+        #[arg(long)]
+        resolution: Option<usize>,
+        /// burgers: data cache folder (default: the training run's).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// lm: corpus file (default: the training run's).
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 /// Parses the command line and runs the command.
@@ -111,5 +135,10 @@ pub fn run() -> Result<(), String> {
         }
         Command::Info { model, seq_len } => info::run(&model, seq_len),
         Command::Bench { cases, cases_file } => bench::run(&cases, cases_file.as_deref()),
+        Command::Train(args) => train::run(&args),
+        Command::Eval { model, resolution, data_dir, corpus, threads } => {
+            train::set_threads(threads)?;
+            eval::run(&model, resolution, data_dir, corpus.as_deref())
+        }
     }
 }

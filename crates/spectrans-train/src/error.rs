@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use spectrans_models::ModelError;
 use spectrans_tensor::TensorError;
 use thiserror::Error;
 
@@ -49,6 +50,19 @@ pub enum TrainError {
     /// An error from a tensor operation.
     #[error(transparent)]
     Tensor(#[from] TensorError),
+    /// An error from a model (configuration, forward pass, model folder).
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// A non-finite loss or gradient: training stopped before applying the step.
+    #[error("step {step}: {what}; training stopped (last good checkpoint: {})", if checkpoint.as_os_str().is_empty() { "none yet".to_string() } else { checkpoint.display().to_string() })]
+    Diverged {
+        /// The optimiser step (1-based) whose loss or gradient is not finite.
+        step: u64,
+        /// What is not finite.
+        what: String,
+        /// The newest checkpoint, left intact (empty if none was written yet).
+        checkpoint: PathBuf,
+    },
 }
 
 impl TrainError {

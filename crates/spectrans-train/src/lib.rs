@@ -31,7 +31,10 @@
 pub mod data;
 mod error;
 mod io;
+pub mod metrics;
 pub mod optim;
+pub mod tasks;
+pub mod trainer;
 
 pub use error::{Result, TrainError};
 

@@ -1,0 +1,351 @@
+//! The training loop of the built-in tasks: seeded shuffling and batching, periodic evaluation,
+//! a JSON-lines metrics log, progress bars, plots, and atomic resumable checkpoints.
+//!
+//! A run lives in a folder:
+//!
+//! - `config.json` — the [`RunConfig`] (task, data, model, every hyper-parameter, seed);
+//! - `metrics.jsonl` — one JSON object per line: `{"kind": "train", step, epoch, lr, train_loss,
+//!   wall_time_s, samples_per_s}` every `log_every` steps and `{"kind": "eval", step, epoch, lr,
+//!   wall_time_s, <metrics>}` after evaluations;
+//! - `checkpoints/step-XXXXXXXX/` — the model folder (`config.json`, `model.safetensors`, plus
+//!   `tokenizer.json` for `lm` and `training.json`), `optimizer.safetensors` and `trainer.json`
+//!   ([`TrainerState`]); `checkpoints/latest` points to the newest;
+//! - `model/` — the final model folder; `plots/` — SVG and PNG figures.
+//!
+//! Same seed and thread count give the same loss curve bit for bit, and `resume` continues a run
+//! exactly as if it had never stopped.
+
+pub mod checkpoint;
+mod config;
+mod plot;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{json, Map, Value};
+use spectrans_layers::{Ctx, Module};
+use spectrans_models::{load_state, save_folder, Model};
+use spectrans_tensor::{Rng, Tape, Tensor};
+
+pub use checkpoint::TrainerState;
+pub use config::{OptimizerConfig, RunConfig, ScheduleConfig, TaskConfig};
+pub use plot::{plot_curves, plot_series, Series};
+
+use crate::error::{Result, TrainError};
+use crate::optim::{clip_grad_norm, grad_norm, Adam, AdamConfig, AdamW, AdamWConfig, OptimState, Optimizer};
+
+/// One training task: its data, its model, its loss and its evaluation.
+pub trait Task {
+    /// The model being trained.
+    fn model(&self) -> &Model<f32>;
+    /// Number of training examples shuffled each epoch; 0 when the task samples its own batches
+    /// (then [`Task::steps_per_epoch`] must be overridden).
+    fn train_len(&self) -> usize;
+    /// Optimiser steps per epoch.
+    fn steps_per_epoch(&self, batch_size: usize) -> u64 {
+        self.train_len().div_ceil(batch_size.max(1)) as u64
+    }
+    /// The mean training loss of a batch: `indices` of training examples (empty for a task that
+    /// samples its own, from `data_rng`, `batch_size` of them).
+    fn loss(&self, ctx: &Ctx<f32>, indices: &[usize], batch_size: usize, data_rng: &mut Rng) -> Result<Tensor<f32>>;
+    /// Evaluation metrics on held-out data; the first is the headline metric.
+    fn evaluate(&self) -> Result<Vec<(String, f64)>>;
+    /// Whether a larger headline metric is better.
+    fn higher_is_better(&self) -> bool {
+        false
+    }
+    /// Writes files besides the model's own into a model folder (e.g. `tokenizer.json`).
+    fn save_extras(&self, _dir: &Path) -> Result<()> {
+        Ok(())
+    }
+    /// Task-specific figures into `dir` (e.g. predictions against the truth).
+    fn plot(&self, _dir: &Path) -> Result<()> {
+        Ok(())
+    }
+    /// The one-line summary of final metrics printed on stdout.
+    fn summary(&self, metrics: &[(String, f64)]) -> String {
+        metrics.iter().map(|(k, v)| format!("{k} = {v:.6}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// How to run the loop (not part of the run's configuration).
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    /// Continue the run from `RUN/checkpoints/latest`.
+    pub resume: bool,
+    /// Replace an existing run in the folder (without `resume`).
+    pub overwrite: bool,
+    /// Stop (with a checkpoint) once this many optimiser steps have been taken in total.
+    pub max_steps: Option<u64>,
+    /// Show progress bars (they are hidden anyway when stderr is not a terminal).
+    pub progress: bool,
+    /// Testing aid: replace the loss of this optimiser step (1-based) by NaN, to exercise the
+    /// divergence stop.
+    pub inject_nan_at_step: Option<u64>,
+}
+
+/// What a call to [`train`] did.
+#[derive(Debug, Clone)]
+pub struct TrainReport {
+    /// Optimiser steps taken in total.
+    pub steps: u64,
+    /// Epochs completed.
+    pub epochs: u64,
+    /// Whether the run stopped at `max_steps` before its last epoch.
+    pub stopped_early: bool,
+    /// The last evaluation's metrics (headline first); empty if none ran.
+    pub metrics: Vec<(String, f64)>,
+    /// The one-line summary of `metrics`.
+    pub summary: String,
+    /// Training wall time in seconds (across resumes).
+    pub wall_time_s: f64,
+    /// The newest checkpoint.
+    pub checkpoint: PathBuf,
+}
+
+/// Files of a model folder written by the trainer.
+pub const MODEL_FILES: [&str; 4] = ["config.json", "model.safetensors", "tokenizer.json", checkpoint::TRAINING_FILE];
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |e| TrainError::io(path, e)
+}
+
+fn build_optimizer(model: &Model<f32>, c: &OptimizerConfig) -> Result<Box<dyn Optimizer<f32>>> {
+    let params = model.parameters();
+    Ok(match c.kind.as_str() {
+        "adamw" => {
+            Box::new(AdamW::new(params, AdamWConfig { lr: c.lr, weight_decay: c.weight_decay, ..Default::default() })?)
+        }
+        _ => Box::new(Adam::new(params, AdamConfig { lr: c.lr, weight_decay: c.weight_decay, ..Default::default() })?),
+    })
+}
+
+/// Keeps only the lines of `metrics.jsonl` at or before `step` (a resumed run rewrites the rest).
+fn truncate_metrics(path: &Path, step: u64) -> Result<Vec<Value>> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(_) => return Ok(Vec::new()),
+    };
+    let kept: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["step"].as_u64().is_some_and(|s| s <= step))
+        .collect();
+    let body: String = kept.iter().map(|v| format!("{v}\n")).collect();
+    checkpoint::write_synced(path, body.as_bytes())?;
+    Ok(kept)
+}
+
+/// The metrics log, appended line by line.
+struct MetricsLog {
+    file: fs::File,
+    path: PathBuf,
+    history: Vec<Value>,
+}
+
+impl MetricsLog {
+    fn push(&mut self, v: Value) -> Result<()> {
+        writeln!(self.file, "{v}").and_then(|_| self.file.flush()).map_err(io_err(&self.path))?;
+        self.history.push(v);
+        Ok(())
+    }
+}
+
+/// Trains `task` under `config` in the run folder `run`: fresh, or continuing from its latest
+/// checkpoint with `opts.resume`. Stops with [`TrainError::Diverged`] naming the step when a loss
+/// or gradient is not finite (the last checkpoint stays intact).
+pub fn train(task: &dyn Task, config: &RunConfig, run: &Path, opts: &TrainOptions) -> Result<TrainReport> {
+    config.validate()?;
+    let model = task.model();
+    let mut optimizer = build_optimizer(model, &config.optimizer)?;
+    let metrics_path = run.join("metrics.jsonl");
+    let (mut state, mut last_ckpt) = if opts.resume {
+        let dir = checkpoint::latest(run)?.ok_or_else(|| {
+            TrainError::format(run.display().to_string(), "has no checkpoint to resume from (checkpoints/latest)")
+        })?;
+        let weights = dir.join("model.safetensors");
+        let file = spectrans_models::io::read_tensors::<f32>(&weights)?;
+        load_state(model, &file, &weights.display().to_string())?;
+        optimizer.load_state(OptimState::load(dir.join(checkpoint::OPTIMIZER_FILE))?)?;
+        (checkpoint::read_state(&dir)?, dir)
+    } else {
+        if run.join("checkpoints").exists() || metrics_path.exists() {
+            if !opts.overwrite {
+                return Err(TrainError::format(
+                    run.display().to_string(),
+                    "already holds a run: pass --resume to continue it, --overwrite to replace it, or another --out",
+                ));
+            }
+            for sub in ["checkpoints", "model", "plots"] {
+                let p = run.join(sub);
+                if p.exists() {
+                    fs::remove_dir_all(&p).map_err(io_err(&p))?;
+                }
+            }
+            let _ = fs::remove_file(&metrics_path);
+        }
+        (TrainerState::start(config.seed), PathBuf::new())
+    };
+    fs::create_dir_all(run).map_err(io_err(run))?;
+    crate::io::write_atomic(&run.join("config.json"), config.to_json().as_bytes())?;
+    let history = truncate_metrics(&metrics_path, state.step)?;
+    let file = fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(io_err(&metrics_path))?;
+    let mut log = MetricsLog { file, path: metrics_path, history };
+
+    let params = model.parameters();
+    let steps_per_epoch = task.steps_per_epoch(config.batch_size).max(1);
+    let total_steps = steps_per_epoch * config.epochs;
+    let bar = progress_bar(opts.progress, total_steps, state.step);
+    let started = Instant::now();
+    let base_elapsed = state.elapsed_s;
+    let elapsed = |s: &Instant| base_elapsed + s.elapsed().as_secs_f64();
+    let mut window_start = (Instant::now(), 0usize);
+    let mut metrics: Vec<(String, f64)> = Vec::new();
+    let mut stopped_early = false;
+
+    let save = |state: &TrainerState, optimizer: &dyn Optimizer<f32>| -> Result<PathBuf> {
+        checkpoint::publish(run, state.step, config.keep_checkpoints, |dir| {
+            save_folder(model, dir)?;
+            task.save_extras(dir)?;
+            checkpoint::write_synced(&dir.join(checkpoint::TRAINING_FILE), config.to_json().as_bytes())?;
+            optimizer.state().save(dir.join(checkpoint::OPTIMIZER_FILE))?;
+            let json = serde_json::to_string_pretty(state).unwrap_or_default();
+            checkpoint::write_synced(&dir.join(checkpoint::TRAINER_FILE), json.as_bytes())
+        })
+    };
+
+    'epochs: while state.epoch < config.epochs {
+        let mut shuffle = Rng::from_state(state.shuffle_rng);
+        let mut order: Vec<usize> = (0..task.train_len()).collect();
+        shuffle.shuffle(&mut order);
+        while state.position_in_epoch < steps_per_epoch {
+            if opts.max_steps.is_some_and(|m| state.step >= m) {
+                stopped_early = true;
+                break 'epochs;
+            }
+            let lo = (state.position_in_epoch as usize * config.batch_size).min(order.len());
+            let hi = (lo + config.batch_size).min(order.len());
+            let indices = &order[lo..hi];
+            let lr = config.schedule.lr_at(config.optimizer.lr, state.step, state.epoch, total_steps);
+            optimizer.set_lr(lr);
+            optimizer.zero_grad();
+            let tape = Tape::new();
+            let ctx = Ctx::train_with_rng(&tape, Rng::from_state(state.dropout_rng));
+            let mut data_rng = Rng::from_state(state.data_rng);
+            let loss = task.loss(&ctx, indices, config.batch_size, &mut data_rng)?;
+            let step = state.step + 1;
+            let value = if opts.inject_nan_at_step == Some(step) { f64::NAN } else { loss.item()? as f64 };
+            let diverged = |what: String| TrainError::Diverged { step, what, checkpoint: last_ckpt.clone() };
+            if !value.is_finite() {
+                return Err(diverged(format!("the training loss is {value}")));
+            }
+            loss.backward()?;
+            let norm = match config.grad_clip {
+                Some(max) => clip_grad_norm(&params, max).unwrap_or(f64::NAN),
+                None => grad_norm(&params),
+            };
+            if !norm.is_finite() {
+                return Err(diverged(format!("the gradient norm is {norm}")));
+            }
+            optimizer.step()?;
+            state.dropout_rng = ctx.rng_state().state();
+            state.data_rng = data_rng.state();
+            state.step = step;
+            state.position_in_epoch += 1;
+            state.lr = lr;
+            state.log_window.0 += value;
+            state.log_window.1 += 1;
+            window_start.1 += if indices.is_empty() { config.batch_size } else { indices.len() };
+            bar.set_position(state.step);
+            let rate = window_start.1 as f64 / window_start.0.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("epoch {}/{} loss {value:.5} {rate:.0} samples/s", state.epoch + 1, config.epochs));
+            if state.step.is_multiple_of(config.log_every) {
+                let secs = window_start.0.elapsed().as_secs_f64().max(1e-9);
+                let (sum, n) = state.log_window;
+                log.push(json!({
+                    "kind": "train",
+                    "step": state.step,
+                    "epoch": state.epoch as f64 + state.position_in_epoch as f64 / steps_per_epoch as f64,
+                    "lr": lr,
+                    "train_loss": sum / n as f64,
+                    "wall_time_s": elapsed(&started),
+                    "samples_per_s": window_start.1 as f64 / secs,
+                }))?;
+                state.log_window = (0.0, 0);
+                window_start = (Instant::now(), 0);
+            }
+        }
+        state.epoch += 1;
+        state.position_in_epoch = 0;
+        state.shuffle_rng = shuffle.state();
+        let last = state.epoch == config.epochs;
+        if last || state.epoch.is_multiple_of(config.eval_every) {
+            metrics = task.evaluate()?;
+            let mut line = Map::new();
+            line.insert("kind".into(), json!("eval"));
+            line.insert("step".into(), json!(state.step));
+            line.insert("epoch".into(), json!(state.epoch));
+            line.insert("lr".into(), json!(state.lr));
+            line.insert("wall_time_s".into(), json!(elapsed(&started)));
+            for (k, v) in &metrics {
+                line.insert(k.clone(), json!(v));
+            }
+            log.push(Value::Object(line))?;
+            if let Some((name, v)) = metrics.first() {
+                let better = |old: f64| if task.higher_is_better() { *v > old } else { *v < old };
+                if state.best_metric.is_none_or(|(old, _)| better(old)) {
+                    state.best_metric = Some((*v, state.step));
+                }
+                bar.suspend(|| {
+                    eprintln!("epoch {}/{} step {}: {name} = {v:.6}", state.epoch, config.epochs, state.step)
+                });
+            }
+        }
+        if last || state.epoch.is_multiple_of(config.checkpoint_every) {
+            state.elapsed_s = elapsed(&started);
+            last_ckpt = save(&state, optimizer.as_ref())?;
+        }
+    }
+    state.elapsed_s = elapsed(&started);
+    if stopped_early || last_ckpt.as_os_str().is_empty() {
+        last_ckpt = save(&state, optimizer.as_ref())?;
+    }
+    bar.finish_and_clear();
+    if !stopped_early && metrics.is_empty() {
+        metrics = task.evaluate()?; // a resumed run that had already finished
+    }
+    if !stopped_early {
+        checkpoint::export_model(&last_ckpt, &run.join("model"), &MODEL_FILES)?;
+    }
+    let plots = run.join("plots");
+    fs::create_dir_all(&plots).map_err(io_err(&plots))?;
+    plot::plot_metrics(&log.history, &plots)?;
+    if !stopped_early {
+        task.plot(&plots)?;
+    }
+    Ok(TrainReport {
+        steps: state.step,
+        epochs: state.epoch,
+        stopped_early,
+        summary: task.summary(&metrics),
+        metrics,
+        wall_time_s: state.elapsed_s,
+        checkpoint: last_ckpt,
+    })
+}
+
+fn progress_bar(show: bool, total: u64, position: u64) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} ETA {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_position(position);
+    bar.reset_eta();
+    bar
+}
