@@ -7,6 +7,11 @@
 //!   and resumable optimiser state (safetensors).
 //! - [`data`]: Burgers' equation data (the FNO paper recipe): Gaussian random field initial
 //!   conditions, a pseudo-spectral ETDRK4 solver, parallel deterministic generation and a cache.
+//! - [`metrics`]: relative L2 error (the FNO loss, differentiable), accuracy, perplexity, bits
+//!   per character.
+//! - [`trainer`]: the training loop — seeded shuffling, periodic evaluation, `metrics.jsonl`,
+//!   progress bars, SVG/PNG plots, atomic resumable checkpoints, divergence stop.
+//! - [`tasks`]: the built-in tasks `burgers`, `classify` and `lm`.
 //!
 //! ```
 //! use spectrans_tensor::{Parameter, Tape, Tensor};
