@@ -145,31 +145,6 @@ pub fn save_folder<T: FftFloat>(model: &Model<T>, dir: &Path) -> Result<()> {
     write_atomic(&dir.join(WEIGHTS_FILE), &bytes)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use spectrans_layers::LayerNorm;
-    use spectrans_tensor::Tensor;
-
-    #[test]
-    fn every_misfit_is_named_in_one_message_and_nothing_is_loaded() {
-        let ln = LayerNorm::<f32>::new(3, 1e-5);
-        let mut file = TensorFile::<f32>::default();
-        file.floats.insert("bias".into(), Tensor::ones(&[4]));
-        file.floats.insert("extra".into(), Tensor::ones(&[1]));
-        file.ints.insert("weight".into(), (vec![3], vec![1, 1, 1]));
-        let e = load_state(&ln, &file, "f.safetensors").unwrap_err().to_string();
-        assert!(e.starts_with("checkpoint f.safetensors: does not fit the model"), "{e}");
-        assert!(e.contains("unexpected 1: extra"), "{e}");
-        assert!(e.contains("mis-shaped 1: bias (file [4], model [3])"), "{e}");
-        assert!(e.contains("wrong dtype 1: weight (an integer tensor"), "{e}");
-        assert_eq!(ln.bias.value().to_vec(), vec![0.0; 3]);
-        file.ints.clear();
-        let e = load_state(&ln, &file, "f").unwrap_err().to_string();
-        assert!(e.contains("missing 1: weight"), "{e}");
-    }
-}
-
 /// Loads a model folder, or — when it holds only `config.json` and `init_seed` is given — builds a
 /// randomly initialised model from the configuration (seeded), e.g. to check shapes or causality
 /// of any configuration from outside.
@@ -195,5 +170,30 @@ pub fn load_or_init<T: FftFloat>(dir: &Path, init_seed: Option<u64>) -> Result<L
             weights.display().to_string(),
             "not found (to run a randomly initialised model from config.json alone, pass an init seed)",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spectrans_layers::LayerNorm;
+    use spectrans_tensor::Tensor;
+
+    #[test]
+    fn every_misfit_is_named_in_one_message_and_nothing_is_loaded() {
+        let ln = LayerNorm::<f32>::new(3, 1e-5);
+        let mut file = TensorFile::<f32>::default();
+        file.floats.insert("bias".into(), Tensor::ones(&[4]));
+        file.floats.insert("extra".into(), Tensor::ones(&[1]));
+        file.ints.insert("weight".into(), (vec![3], vec![1, 1, 1]));
+        let e = load_state(&ln, &file, "f.safetensors").unwrap_err().to_string();
+        assert!(e.starts_with("checkpoint f.safetensors: does not fit the model"), "{e}");
+        assert!(e.contains("unexpected 1: extra"), "{e}");
+        assert!(e.contains("mis-shaped 1: bias (file [4], model [3])"), "{e}");
+        assert!(e.contains("wrong dtype 1: weight (an integer tensor"), "{e}");
+        assert_eq!(ln.bias.value().to_vec(), vec![0.0; 3]);
+        file.ints.clear();
+        let e = load_state(&ln, &file, "f").unwrap_err().to_string();
+        assert!(e.contains("missing 1: weight"), "{e}");
     }
 }

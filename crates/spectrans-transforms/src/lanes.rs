@@ -136,7 +136,7 @@ where
 
 /// Views interleaved (re, im) pairs as complex numbers.
 pub(crate) fn as_complex<F>(x: &[F]) -> &[Complex<F>] {
-    debug_assert!(x.len() % 2 == 0);
+    debug_assert!(x.len().is_multiple_of(2));
     // SAFETY: `Complex<F>` is `repr(C)` { re: F, im: F }: same alignment as F, twice the size.
     unsafe { std::slice::from_raw_parts(x.as_ptr() as *const Complex<F>, x.len() / 2) }
 }

@@ -13,7 +13,7 @@ use crate::plan::{self, FftFloat, Kernel};
 /// even `n`): such bins are real for a real signal and count once in the inverse.
 #[inline]
 fn is_edge_bin(k: usize, n: usize) -> bool {
-    k == 0 || (n % 2 == 0 && k == n / 2)
+    k == 0 || (n.is_multiple_of(2) && k == n / 2)
 }
 
 /// Real lanes of length `len_in`, padded/truncated to `n`, real-to-complex transformed, scaled

@@ -185,7 +185,7 @@ mod tests {
                 // full one-sided spectrum Y[kx][ky]
                 let mut spec = vec![vec![(0.0f64, 0.0f64); wh]; h];
                 for &(kx, wt, r) in &rows {
-                    for ky in 0..m2 {
+                    for (ky, cell) in spec[kx].iter_mut().enumerate().take(m2) {
                         let (mut yr, mut yi) = (0.0, 0.0);
                         for i in 0..i_n {
                             let (mut xr, mut xi) = (0.0, 0.0);
@@ -202,7 +202,7 @@ mod tests {
                             yr += xr * wr - xi * wi;
                             yi += xr * wi + xi * wr;
                         }
-                        spec[kx][ky] = (yr, yi);
+                        *cell = (yr, yi);
                     }
                 }
                 for p in 0..h {
