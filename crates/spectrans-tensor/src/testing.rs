@@ -83,7 +83,12 @@ pub fn adjoint_error<T: Float>(x: &Tensor<T>, f: impl Fn(&Tensor<T>) -> Result<T
     let (ax, y, g) = analytic_gradients(std::slice::from_ref(x), |v| f(&v[0]), 777)?;
     let lhs = dot(&ax, &y);
     let rhs = dot(x, &g[0]);
-    let scale: f64 = ax.data().iter().zip(y.data()).map(|(a, b)| (a.as_f64() * b.as_f64()).abs()).sum();
+    // Round-off scales with the sums of absolute terms on both sides (a sum that cancels, such as
+    // Σx for the adjoint of `sum`, says nothing about the size of the error).
+    let abs_dot = |a: &Tensor<T>, b: &Tensor<T>| -> f64 {
+        a.data().iter().zip(b.data()).map(|(p, q)| (p.as_f64() * q.as_f64()).abs()).sum()
+    };
+    let scale = abs_dot(&ax, &y).max(abs_dot(x, &g[0]));
     Ok((lhs - rhs).abs() / scale.max(f64::MIN_POSITIVE))
 }
 
