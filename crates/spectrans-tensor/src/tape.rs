@@ -380,6 +380,14 @@ impl<T: Float> Parameter<T> {
         *self.inner.grad.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
+    /// Multiplies the accumulated gradient by `factor` in place (gradient clipping); no-op when
+    /// there is no gradient.
+    pub fn scale_grad(&self, factor: T) {
+        if let Some(g) = self.inner.grad.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            g.data_mut().iter_mut().for_each(|v| *v *= factor);
+        }
+    }
+
     pub(crate) fn accumulate_grad(&self, g: Tensor<T>) {
         accumulate(&mut self.inner.grad.lock().unwrap_or_else(|e| e.into_inner()), g);
     }
@@ -495,7 +503,11 @@ mod tests {
             assert!(tape.is_empty(), "backward must release the recording");
             assert_eq!(w.grad().unwrap().to_vec(), vec![expected; 3]);
         }
+        w.scale_grad(0.5);
+        assert_eq!(w.grad().unwrap().to_vec(), vec![2.0; 3]);
         w.zero_grad();
+        assert!(w.grad().is_none());
+        w.scale_grad(3.0); // no gradient: nothing to scale
         assert!(w.grad().is_none());
     }
 

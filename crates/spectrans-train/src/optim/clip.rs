@@ -1,6 +1,6 @@
 //! Gradient clipping by global L2 norm, as `torch.nn.utils.clip_grad_norm_`.
 
-use spectrans_tensor::{Float, Parameter, Tape, Tensor};
+use spectrans_tensor::{Float, Parameter};
 
 use crate::error::{Result, TrainError};
 
@@ -60,18 +60,8 @@ pub fn clip_grad_norm<T: Float>(params: &[Parameter<T>], max_norm: f64) -> Resul
     if coef < 1.0 {
         let c = T::of(coef);
         for p in params {
-            if let Some(g) = p.grad() {
-                set_grad(p, &g.mul_scalar(c))?;
-            }
+            p.scale_grad(c);
         }
     }
     Ok(norm)
-}
-
-/// Replaces a parameter's gradient. `spectrans-tensor` exposes no setter, so this clears the
-/// gradient and back-propagates `g` through a one-node tape holding only the parameter.
-fn set_grad<T: Float>(p: &Parameter<T>, g: &Tensor<T>) -> Result<()> {
-    p.zero_grad();
-    Tape::new().watch(p).backward_with(g)?;
-    Ok(())
 }
