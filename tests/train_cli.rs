@@ -206,25 +206,32 @@ fn killing_the_process_at_any_time_leaves_a_loadable_latest_checkpoint() {
         warm.extend(["--max-steps", "1"]);
         warm
     });
-    for delay_ms in [30u64, 55, 80, 110, 170] {
-        let mut child = bin()
-            .args(&args[..])
-            .arg("--resume")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+    let step_of = |ckpt: &std::path::Path| -> u64 {
+        let state: Value = serde_json::from_str(&std::fs::read_to_string(ckpt.join("trainer.json")).unwrap()).unwrap();
+        state["step"].as_u64().unwrap()
+    };
+    let ckpt = run.join("checkpoints/latest");
+    let first = step_of(&ckpt);
+    // a resumed run may only change --epochs / --max-steps: pass nothing else, or it exits at once
+    let resume = ["train", "burgers", "--out", run.to_str().unwrap(), "--resume", "--threads", "2"];
+    for delay_ms in [150u64, 300, 450, 650, 900] {
+        let mut child =
+            bin().args(resume).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
+        assert!(child.try_wait().unwrap().is_none(), "the resumed run ended before the kill at {delay_ms} ms");
         child.kill().unwrap();
         child.wait().unwrap();
-        let ckpt = run.join("checkpoints/latest");
         let loaded = spectrans_models::load_folder::<f32>(&ckpt);
         assert!(loaded.is_ok(), "after a kill at {delay_ms} ms: {:?}", loaded.err());
-        let state: Value = serde_json::from_str(&std::fs::read_to_string(ckpt.join("trainer.json")).unwrap()).unwrap();
-        assert!(state["step"].as_u64().unwrap() >= 1);
-        let opt = std::fs::read(ckpt.join("optimizer.safetensors")).unwrap();
-        assert!(opt.len() > 8);
+        spectrans_train::optim::OptimState::<f32>::load(ckpt.join("optimizer.safetensors"))
+            .unwrap_or_else(|e| panic!("optimizer state after a kill at {delay_ms} ms: {e}"));
     }
+    assert!(step_of(&ckpt) > first, "the killed runs never trained past the warm-up checkpoint");
+    // and the run still resumes from whatever checkpoint survived
+    let mut more: Vec<&str> = resume.to_vec();
+    let target = (step_of(&ckpt) + 1).to_string();
+    more.extend(["--max-steps", target.as_str()]);
+    ok(&more);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -212,7 +212,8 @@ mod tests {
     #[test]
     fn large_middle_axis_uses_tiles_and_matches_naive() {
         // (B, N, D) with D > TILE and enough work to run in parallel groups
-        let x = rand_tensor(&[3, 31, 37, 2], 5);
+        let x = rand_tensor(&[4, 31, 67, 2], 5);
+        assert!(2 * x.numel() >= crate::lanes::PAR_MIN_ELEMENTS, "input + output must reach the parallel path");
         let y = fft(&x, 1, None, Norm::Ortho).unwrap();
         let want = naive_along(&x, 1, |lane| naive_dft(lane, false, Norm::Ortho.forward_scale(31)));
         assert_close(y.data(), want.data(), 1e-10);

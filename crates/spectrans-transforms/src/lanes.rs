@@ -20,7 +20,7 @@ const MIN_TILE: usize = 4;
 /// Lane elements per tile above which the tile narrows.
 const TILE_ELEMENTS: usize = 1 << 15;
 /// Below this many elements touched, a transform runs on the calling thread.
-const PAR_MIN_ELEMENTS: usize = 1 << 14;
+pub(crate) const PAR_MIN_ELEMENTS: usize = 1 << 14;
 
 /// The (outer, len, inner) split of `shape` around `axis`.
 pub(crate) fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
