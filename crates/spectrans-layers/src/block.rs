@@ -168,11 +168,6 @@ impl<T: FftFloat> FNOBlock<T> {
         let h = ctx.dropout(&ffn.fc2.forward(ctx, &h)?, self.dropout)?;
         Ok(x.add(&h)?)
     }
-
-    /// Hidden width D.
-    pub fn hidden_dim(&self) -> usize {
-        self.fno.linear.as_ref().map(|l| l.weight.shape()[0]).unwrap_or(0)
-    }
 }
 
 impl<T: FftFloat> Module<T> for FNOBlock<T> {

@@ -133,11 +133,6 @@ impl<T: Float> Ctx<T> {
         self.rng.lock().unwrap_or_else(|e| e.into_inner()).fork()
     }
 
-    /// A copy of this context for a sub-computation recording on another tape (checkpointing).
-    pub fn with_tape(&self, tape: Option<&Tape<T>>) -> Self {
-        Ctx { tape: tape.cloned(), train: self.train, rng: Mutex::new(self.rng_state()) }
-    }
-
     /// The parameter's value: watched on the tape when recording, a constant otherwise.
     pub fn param(&self, p: &Parameter<T>) -> Tensor<T> {
         match &self.tape {

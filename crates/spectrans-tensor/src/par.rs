@@ -77,6 +77,9 @@ pub fn rows_mut<T: Send>(data: &mut [T], row_len: usize, f: impl Fn(usize, &mut 
 /// Rows are split into at most 64 fixed groups whose partial sums are added in group order, so the
 /// result does not depend on the thread count.
 pub fn sum_rows<T: Copy + Send + Sync + Default + std::ops::AddAssign>(data: &[T], row_len: usize) -> Vec<T> {
+    if row_len == 0 {
+        return Vec::new();
+    }
     let rows = data.len() / row_len;
     let groups = if data.len() < PAR_THRESHOLD { 1 } else { rows.clamp(1, 64) };
     let per = rows.div_ceil(groups);

@@ -103,18 +103,12 @@ pub(crate) fn read_tensor<T: Float>(
     Ok(out)
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a crash
-/// mid-write leaves any previous file intact.
+/// Writes `bytes` to `path` atomically (creating its folder): the models crate's
+/// [`spectrans_models::io::write_atomic`] — temporary file, fsync, rename — so a crash mid-write
+/// leaves any previous file intact.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
     }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    let tmp = std::path::PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).map_err(|e| TrainError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        TrainError::io(path, e)
-    })
+    Ok(spectrans_models::io::write_atomic(path, bytes)?)
 }

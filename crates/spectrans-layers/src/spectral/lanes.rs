@@ -49,8 +49,8 @@ pub(crate) const TILE: usize = 16;
 /// A raw pointer that tasks may share because each writes a disjoint set of indices.
 #[derive(Clone, Copy)]
 pub(crate) struct SharedMut<T>(pub *mut T);
-unsafe impl<T> Send for SharedMut<T> {}
-unsafe impl<T> Sync for SharedMut<T> {}
+unsafe impl<T: Send> Send for SharedMut<T> {}
+unsafe impl<T: Send> Sync for SharedMut<T> {}
 
 impl<T> SharedMut<T> {
     /// The pointer to element `i` (a method, so closures capture the whole `Sync` wrapper).

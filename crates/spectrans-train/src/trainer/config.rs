@@ -160,6 +160,11 @@ impl RunConfig {
         if !(self.optimizer.lr.is_finite() && self.optimizer.lr >= 0.0) {
             return bad("lr", format!("must be finite and >= 0, got {}", self.optimizer.lr));
         }
+        if let Some(c) = self.grad_clip {
+            if !(c.is_finite() && c >= 0.0) {
+                return bad("grad_clip", format!("must be finite and >= 0, got {c}"));
+            }
+        }
         if !matches!(self.optimizer.kind.as_str(), "adam" | "adamw") {
             return bad("optimizer", format!("unknown optimizer `{}` (known: adam, adamw)", self.optimizer.kind));
         }

@@ -244,7 +244,12 @@ pub fn train(task: &dyn Task, config: &RunConfig, run: &Path, opts: &TrainOption
             }
             loss.backward()?;
             let norm = match config.grad_clip {
-                Some(max) => clip_grad_norm(&params, max).unwrap_or(f64::NAN),
+                // a non-finite norm is reported as divergence below; any other error (none after
+                // validation) propagates
+                Some(max) => match clip_grad_norm(&params, max) {
+                    Err(TrainError::NonFiniteGradient { norm, .. }) => norm,
+                    other => other?,
+                },
                 None => grad_norm(&params),
             };
             if !norm.is_finite() {
