@@ -31,19 +31,19 @@ pub(crate) fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usiz
 
 /// A raw pointer that may be shared between the tasks writing disjoint parts of one buffer.
 #[derive(Clone, Copy)]
-struct SharedOut<B>(*mut B);
+pub(crate) struct SharedOut<B>(pub(crate) *mut B);
 // SAFETY: tasks only write disjoint index sets through it (each output element belongs to one tile).
 unsafe impl<B: Send> Send for SharedOut<B> {}
 unsafe impl<B: Send> Sync for SharedOut<B> {}
 impl<B> SharedOut<B> {
-    fn get(self) -> *mut B {
+    pub(crate) fn get(self) -> *mut B {
         self.0
     }
 }
 
 /// Splits `count` work items into contiguous groups: one per task of the thread pool (a few per
 /// thread for balance), or a single group when the work is small.
-fn group_size(count: usize, elements: usize) -> usize {
+pub(crate) fn group_size(count: usize, elements: usize) -> usize {
     let threads = rayon::current_num_threads();
     if elements < PAR_MIN_ELEMENTS || threads <= 1 {
         return count.max(1);

@@ -28,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+mod columns;
 mod common;
 mod complex;
 mod dct;

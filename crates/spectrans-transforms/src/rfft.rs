@@ -3,6 +3,7 @@
 use num_complex::Complex;
 use spectrans_tensor::{Float, Tensor};
 
+use crate::columns::{self, Geometry};
 use crate::common::{complex_shape, record_linear, resolve_axis, resolve_len};
 use crate::error::Result;
 use crate::lanes::{as_complex, complex_into_interleaved, map_lanes, split_at_axis};
@@ -47,6 +48,12 @@ pub(crate) struct C2r {
 impl Kernel for R2c {
     fn run<F: FftFloat>(&self, src: &[F]) -> Vec<F> {
         let R2c { outer, inner, len_in, n, len_out, scale, interior } = *self;
+        if inner >= columns::MIN_INNER {
+            if let Some(plan) = columns::column_plan::<F>(n, false) {
+                let (scale, interior) = (F::of(scale), F::of(interior));
+                return plan.r2c(src, Geometry { outer, inner, len_in, len_out, scale, interior });
+            }
+        }
         let fft = plan::real_fft::<F>(n);
         let bins = n / 2 + 1;
         let zero = Complex::new(F::zero(), F::zero());
@@ -102,6 +109,12 @@ impl Kernel for R2c {
 impl Kernel for C2r {
     fn run<F: FftFloat>(&self, src: &[F]) -> Vec<F> {
         let C2r { outer, inner, len_in, n, len_out, scale, interior } = *self;
+        if inner >= columns::MIN_INNER {
+            if let Some(plan) = columns::column_plan::<F>(n, true) {
+                let (scale, interior) = (F::of(scale), F::of(interior));
+                return plan.c2r(src, Geometry { outer, inner, len_in, len_out, scale, interior });
+            }
+        }
         let fft = plan::real_ifft::<F>(n);
         let bins = n / 2 + 1;
         let zero = Complex::new(F::zero(), F::zero());

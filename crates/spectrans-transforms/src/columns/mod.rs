@@ -1,0 +1,445 @@
+//! Real FFTs along a middle axis, vectorised across lanes.
+//!
+//! In a (outer, N, inner) buffer transformed along N — the sequence axis of an FNO activation
+//! (B, N, D) — neighbouring lanes d, d+1, … are neighbours in memory. Instead of gathering each
+//! lane into a contiguous buffer for a per-lane FFT (a transpose), this module transforms a tile of
+//! W lanes at once: every butterfly works on whole rows of W lanes, so the inner loops are
+//! unit-stride and vectorise (AVX-512 or AVX2 with FMA, chosen at run time on x86-64).
+//!
+//! A real signal of even length N = 2m is packed as z_j = x_{2j} + i·x_{2j+1} — rows 2j and 2j+1
+//! of the input become the real and imaginary planes of row j, with no shuffle — transformed by
+//! a self-sorting (Stockham) complex FFT of length m with radices 4, 2, 3 and 5, and split:
+//!
+//! X_k = ½(Z_k + conj Z_{m−k}) − ½i·e^{−2πik/N}(Z_k − conj Z_{m−k}),  k = 0..m  (Z_m ≡ Z_0).
+//!
+//! The inverse runs the same steps backwards: Z_k = (X_k + conj X_{m−k}) + i·e^{2πik/N}(X_k −
+//! conj X_{m−k}), an inverse FFT of length m, and x_{2j} = Re z_j, x_{2j+1} = Im z_j. Lengths that
+//! are odd, or whose half has a prime factor above 5, take the per-lane path of `lanes.rs`.
+
+mod butterflies;
+mod split;
+#[cfg(test)]
+mod tests;
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rayon::prelude::*;
+use spectrans_tensor::Float;
+
+use crate::lanes::{group_size, SharedOut};
+use butterflies::{radix2, radix3, radix4, radix5, Planes};
+
+/// The smallest `inner` (lanes per row) for which the column path is used.
+pub(crate) const MIN_INNER: usize = 4;
+/// Values of one plane per tile (`m · W`) the tile width aims at: four planes of this many `f32`
+/// stay within L2.
+const TILE_VALUES: usize = 1 << 15;
+
+/// One Stockham pass: radix, number of butterfly groups, stride (rows per block) and the
+/// twiddles ω_L^{jk} (j < `sub`, 1 ≤ k < radix) as split planes, index j·(radix−1) + k−1.
+struct Pass<F> {
+    radix: usize,
+    sub: usize,
+    stride: usize,
+    tw_re: Vec<F>,
+    tw_im: Vec<F>,
+}
+
+/// A planned real FFT (or inverse) of even length `n` over tiles of lanes.
+pub(crate) struct ColumnPlan<F> {
+    n: usize,
+    m: usize,
+    inverse: bool,
+    passes: Vec<Pass<F>>,
+    /// cos(2πk/n) and ∓sin(2πk/n) (− forward, + inverse) for k = 0..=m: the split twiddles.
+    split_re: Vec<F>,
+    split_im: Vec<F>,
+}
+
+/// The radices of `m` (4s first, then 2, 3, 5), or `None` if another prime divides it.
+fn factorize(mut m: usize) -> Option<Vec<usize>> {
+    let mut radices = Vec::new();
+    for p in [4, 2, 3, 5] {
+        while m.is_multiple_of(p) {
+            radices.push(p);
+            m /= p;
+        }
+    }
+    (m == 1).then_some(radices)
+}
+
+impl<F: Float> ColumnPlan<F> {
+    fn new(n: usize, inverse: bool) -> Option<Self> {
+        if n < 2 || n % 2 == 1 {
+            return None;
+        }
+        let m = n / 2;
+        let sign = if inverse { 1.0 } else { -1.0 };
+        let tau = std::f64::consts::TAU;
+        let mut passes = Vec::new();
+        let (mut len, mut stride) = (m, 1);
+        for radix in factorize(m)? {
+            let sub = len / radix;
+            let (mut tw_re, mut tw_im) = (Vec::new(), Vec::new());
+            for j in 0..sub {
+                for k in 1..radix {
+                    let angle = sign * tau * ((j * k) % len) as f64 / len as f64;
+                    tw_re.push(F::of(angle.cos()));
+                    tw_im.push(F::of(angle.sin()));
+                }
+            }
+            passes.push(Pass { radix, sub, stride, tw_re, tw_im });
+            len = sub;
+            stride *= radix;
+        }
+        let split = |k: usize| sign * tau * k as f64 / n as f64;
+        let split_re = (0..=m).map(|k| F::of(split(k).cos())).collect();
+        let split_im = (0..=m).map(|k| F::of(split(k).sin())).collect();
+        Some(ColumnPlan { n, m, inverse, passes, split_re, split_im })
+    }
+
+    /// Lanes per tile for `inner` lanes per row: a multiple of 16 up to 64, fewer for long
+    /// transforms so a tile's planes stay in cache.
+    fn tile_width(&self, inner: usize) -> usize {
+        let cache = (TILE_VALUES / self.m).clamp(16, 64) / 16 * 16;
+        cache.min(inner.next_multiple_of(16))
+    }
+
+    /// Runs the complex FFT of length m on a tile held in `a` (planes of m rows of `w` lanes),
+    /// using `b` as the other half of the ping-pong; returns whether the result ended up in `b`.
+    #[inline(always)]
+    fn complex_tile(&self, a: &mut Tile<F>, b: &mut Tile<F>, w: usize) -> bool {
+        let rows = self.m * w;
+        let mut in_b = false;
+        for pass in &self.passes {
+            let (src, dst) = if in_b { (&*b, &mut *a) } else { (&*a, &mut *b) };
+            let planes =
+                Planes { xr: &src.re[..rows], xi: &src.im[..rows], yr: &mut dst.re[..rows], yi: &mut dst.im[..rows] };
+            let blk = pass.stride * w;
+            let tw = (&pass.tw_re[..], &pass.tw_im[..]);
+            match (pass.radix, self.inverse) {
+                (2, _) => radix2(planes, pass.sub, blk, tw),
+                (4, false) => radix4::<F, false>(planes, pass.sub, blk, tw),
+                (4, true) => radix4::<F, true>(planes, pass.sub, blk, tw),
+                (3, false) => radix3::<F, false>(planes, pass.sub, blk, tw),
+                (3, true) => radix3::<F, true>(planes, pass.sub, blk, tw),
+                (5, false) => radix5::<F, false>(planes, pass.sub, blk, tw),
+                _ => radix5::<F, true>(planes, pass.sub, blk, tw),
+            }
+            in_b = !in_b;
+        }
+        in_b
+    }
+}
+
+/// Split (re, im) planes of one tile: rows of `w` lanes.
+struct Tile<F> {
+    re: Vec<F>,
+    im: Vec<F>,
+}
+
+/// Runs `f` on two tiles of at least `len` values per plane, reusing this thread's tiles from the
+/// previous call (a long transform's tiles are megabytes: allocating them per call would cost
+/// page faults every time). Tile contents are unspecified on entry.
+fn with_scratch<F: Float, R>(len: usize, f: impl FnOnce(&mut Tile<F>, &mut Tile<F>) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::Cell<Option<Box<dyn Any>>> = const { std::cell::Cell::new(None) };
+    }
+    let kept = SCRATCH.take().and_then(|b| b.downcast::<[Tile<F>; 2]>().ok());
+    let mut tiles = kept.unwrap_or_else(|| {
+        Box::new([Tile { re: Vec::new(), im: Vec::new() }, Tile { re: Vec::new(), im: Vec::new() }])
+    });
+    for tile in tiles.iter_mut() {
+        tile.re.resize(len, F::zero());
+        tile.im.resize(len, F::zero());
+    }
+    let [a, b] = &mut *tiles;
+    let result = f(a, b);
+    SCRATCH.set(Some(tiles));
+    result
+}
+
+type PlanCache = Mutex<HashMap<(std::any::TypeId, usize, bool), Arc<dyn Any + Send + Sync>>>;
+
+/// The cached column plan of length `n` and direction, or `None` when `n` is odd or n/2 has a
+/// prime factor above 5.
+pub(crate) fn column_plan<F: Float>(n: usize, inverse: bool) -> Option<Arc<ColumnPlan<F>>> {
+    static CACHE: OnceLock<PlanCache> = OnceLock::new();
+    let key = (std::any::TypeId::of::<F>(), n, inverse);
+    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(plan) = cache.get(&key) {
+        return plan.clone().downcast::<ColumnPlan<F>>().ok();
+    }
+    let plan = Arc::new(ColumnPlan::<F>::new(n, inverse)?);
+    cache.insert(key, plan.clone());
+    Some(plan)
+}
+
+/// The lanes of a transform: the source (outer, len_in, inner), the output (outer, len_out, inner),
+/// either being complex (interleaved), and the scaling, as the per-lane kernels `R2c`/`C2r`:
+/// the forward multiplies DC/Nyquist by `scale` (and sets their imaginary parts to exactly 0)
+/// and the other bins by `scale · interior`; the inverse multiplies the interior bins by
+/// `interior` (ignoring Im of DC/Nyquist) and the output by `scale`.
+#[derive(Clone, Copy)]
+pub(crate) struct Geometry<F> {
+    pub(crate) outer: usize,
+    pub(crate) inner: usize,
+    pub(crate) len_in: usize,
+    pub(crate) len_out: usize,
+    pub(crate) scale: F,
+    pub(crate) interior: F,
+}
+
+/// Runs `tile(o, d0, t, scratch)` on every tile of `outer` × ⌈inner / w⌉, in parallel groups.
+fn for_each_tile<F: Float>(
+    geometry: &Geometry<F>,
+    w: usize,
+    rows: usize,
+    elements: usize,
+    tile: impl Fn(usize, usize, usize, &mut Tile<F>, &mut Tile<F>) + Sync,
+) {
+    let tiles = geometry.inner.div_ceil(w);
+    let tasks = geometry.outer * tiles;
+    let per = group_size(tasks, elements);
+    let body = |g: usize| {
+        with_scratch(rows * w, |a, b| {
+            for task in g * per..((g + 1) * per).min(tasks) {
+                let (o, d0) = (task / tiles, (task % tiles) * w);
+                tile(o, d0, w.min(geometry.inner - d0), a, b);
+            }
+        })
+    };
+    let groups = tasks.div_ceil(per);
+    if groups <= 1 {
+        (0..groups).for_each(body);
+    } else {
+        (0..groups).into_par_iter().for_each(body);
+    }
+}
+
+impl<F: Float> ColumnPlan<F> {
+    /// The real-to-complex transform (`!self.inverse`) of every lane of `src`, written as
+    /// interleaved complex values to a new (outer, len_out, inner, 2) buffer.
+    pub(crate) fn r2c(&self, src: &[F], g: Geometry<F>) -> Vec<F> {
+        debug_assert!(!self.inverse && src.len() == g.outer * g.len_in * g.inner);
+        let mut dst = vec![F::zero(); g.outer * g.len_out * g.inner * 2];
+        let out = SharedOut(dst.as_mut_ptr());
+        let w = self.tile_width(g.inner);
+        let elements = src.len() + dst.len();
+        for_each_tile(&g, w, self.m + 1, elements, |o, d0, t, a, b| {
+            // SAFETY: rows (o, ·, d0..d0+t) of `dst` belong to this tile only.
+            unsafe { r2c_tile(self, src, out, &g, (o, d0, t, w), a, b) }
+        });
+        dst
+    }
+
+    /// The complex-to-real inverse (`self.inverse`) of every lane of `src` (outer, len_in, inner, 2),
+    /// written to a new (outer, len_out, inner) buffer.
+    pub(crate) fn c2r(&self, src: &[F], g: Geometry<F>) -> Vec<F> {
+        debug_assert!(self.inverse && src.len() == g.outer * g.len_in * g.inner * 2);
+        let mut dst = vec![F::zero(); g.outer * g.len_out * g.inner];
+        let out = SharedOut(dst.as_mut_ptr());
+        let w = self.tile_width(g.inner);
+        let elements = src.len() / 2 + dst.len();
+        for_each_tile(&g, w, self.m + 1, elements, |o, d0, t, a, b| {
+            // SAFETY: rows (o, ·, d0..d0+t) of `dst` belong to this tile only.
+            unsafe { c2r_tile(self, src, out, &g, (o, d0, t, w), a, b) }
+        });
+        dst
+    }
+
+    /// One tile of [`Self::r2c`]: lanes d0..d0+t of outer index o, tile width w.
+    ///
+    /// # Safety
+    /// No other thread may write rows (o, ·, d0..d0+t) of the output while this runs.
+    #[inline(always)]
+    unsafe fn r2c_tile(
+        &self,
+        src: &[F],
+        out: SharedOut<F>,
+        g: &Geometry<F>,
+        (o, d0, t, w): (usize, usize, usize, usize),
+        a: &mut Tile<F>,
+        b: &mut Tile<F>,
+    ) {
+        let (m, keep_in) = (self.m, g.len_in.min(self.n));
+        for j in 0..m {
+            for (plane, r) in [(&mut a.re, 2 * j), (&mut a.im, 2 * j + 1)] {
+                let row = &mut plane[j * w..(j + 1) * w];
+                if r < keep_in {
+                    split::copy_lanes(&src[(o * g.len_in + r) * g.inner + d0..][..t], row, t);
+                    row[t..].fill(F::zero());
+                } else {
+                    row.fill(F::zero());
+                }
+            }
+        }
+        let z = if self.complex_tile(a, b, w) { &*b } else { &*a };
+        for k in 0..g.len_out {
+            // SAFETY: row (o, k, d0..d0+t) of the (outer, len_out, inner, 2) output, this tile's own.
+            let row = unsafe {
+                std::slice::from_raw_parts_mut(out.get().add(((o * g.len_out + k) * g.inner + d0) * 2), 2 * t)
+            };
+            if k == 0 || k == m {
+                // X_0 = Re Z_0 + Im Z_0 and X_m = Re Z_0 − Im Z_0 are real
+                let sign = if k == 0 { F::one() } else { -F::one() };
+                for (v, (&re, &im)) in row.chunks_exact_mut(2).zip(z.re.iter().zip(&z.im)) {
+                    v[0] = (re + sign * im) * g.scale;
+                    v[1] = F::zero();
+                }
+            } else if k < m {
+                let (zk, zc) = (k * w, (m - k) * w);
+                let at = (&z.re[zk..zk + w], &z.im[zk..zk + w]);
+                let mirror = (&z.re[zc..zc + w], &z.im[zc..zc + w]);
+                let twiddle = (self.split_re[k], self.split_im[k]);
+                split::forward_row(at, mirror, twiddle, g.scale * g.interior, row, t);
+            } else {
+                row.fill(F::zero());
+            }
+        }
+    }
+
+    /// One tile of [`Self::c2r`].
+    ///
+    /// # Safety
+    /// No other thread may write rows (o, ·, d0..d0+t) of the output while this runs.
+    #[inline(always)]
+    unsafe fn c2r_tile(
+        &self,
+        src: &[F],
+        out: SharedOut<F>,
+        g: &Geometry<F>,
+        (o, d0, t, w): (usize, usize, usize, usize),
+        a: &mut Tile<F>,
+        b: &mut Tile<F>,
+    ) {
+        let (m, keep_in) = (self.m, g.len_in.min(self.m + 1));
+        // the spectrum X_0..X_m into b (rows of w lanes): edges real, interior bins scaled
+        for k in 0..=m {
+            let (re, im) = (&mut b.re[k * w..(k + 1) * w], &mut b.im[k * w..(k + 1) * w]);
+            if k >= keep_in {
+                re.fill(F::zero());
+                im.fill(F::zero());
+                continue;
+            }
+            let row = &src[((o * g.len_in + k) * g.inner + d0) * 2..][..2 * t];
+            let edge = k == 0 || k == m;
+            split::deinterleave(row, if edge { F::one() } else { g.interior }, !edge, re, im, t);
+            re[t..].fill(F::zero());
+            im[t..].fill(F::zero());
+        }
+        // Z_k = (X_k + conj X_{m−k}) + i·e^{2πik/n}(X_k − conj X_{m−k}) into a
+        for k in 0..m {
+            let (xk, xc) = (k * w, (m - k) * w);
+            let row = (&b.re[xk..xk + w], &b.im[xk..xk + w]);
+            let mirror = (&b.re[xc..xc + w], &b.im[xc..xc + w]);
+            let twiddle = (self.split_re[k], self.split_im[k]);
+            split::inverse_row(row, mirror, twiddle, (&mut a.re[xk..xk + w], &mut a.im[xk..xk + w]), w);
+        }
+        let z = if self.complex_tile(a, b, w) { &*b } else { &*a };
+        for r in 0..g.len_out {
+            // SAFETY: row (o, r, d0..d0+t) of the (outer, len_out, inner) output, this tile's own.
+            let row = unsafe { std::slice::from_raw_parts_mut(out.get().add((o * g.len_out + r) * g.inner + d0), t) };
+            if r >= self.n {
+                row.fill(F::zero());
+                continue;
+            }
+            let plane = if r % 2 == 0 { &z.re } else { &z.im };
+            for (v, &x) in row.iter_mut().zip(&plane[r / 2 * w..]) {
+                *v = x * g.scale;
+            }
+        }
+    }
+}
+
+/// The vector extension the tile kernels are compiled for, detected once.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Isa {
+    Avx512,
+    Avx2,
+    Baseline,
+}
+
+fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx512f") && has!("avx512vl") && has!("avx2") && has!("fma") {
+                return Isa::Avx512;
+            }
+            if has!("avx2") && has!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Baseline
+    })
+}
+
+/// Defines `$name`, which runs the `#[inline(always)]` method `$method` of [`ColumnPlan`]
+/// compiled for the widest vector extension of this CPU (AVX-512, else AVX2 + FMA on x86-64).
+macro_rules! multiversioned {
+    ($name:ident, $method:ident) => {
+        /// The tile kernel, dispatched to the widest vector extension of this CPU.
+        ///
+        /// # Safety
+        /// As the method it runs.
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name<F: Float>(
+            plan: &ColumnPlan<F>,
+            src: &[F],
+            out: SharedOut<F>,
+            g: &Geometry<F>,
+            at: (usize, usize, usize, usize),
+            a: &mut Tile<F>,
+            b: &mut Tile<F>,
+        ) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn avx512<F: Float>(
+                    plan: &ColumnPlan<F>,
+                    src: &[F],
+                    out: SharedOut<F>,
+                    g: &Geometry<F>,
+                    at: (usize, usize, usize, usize),
+                    a: &mut Tile<F>,
+                    b: &mut Tile<F>,
+                ) {
+                    // SAFETY: forwarded from the caller.
+                    unsafe { plan.$method(src, out, g, at, a, b) }
+                }
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn avx2<F: Float>(
+                    plan: &ColumnPlan<F>,
+                    src: &[F],
+                    out: SharedOut<F>,
+                    g: &Geometry<F>,
+                    at: (usize, usize, usize, usize),
+                    a: &mut Tile<F>,
+                    b: &mut Tile<F>,
+                ) {
+                    // SAFETY: forwarded from the caller.
+                    unsafe { plan.$method(src, out, g, at, a, b) }
+                }
+                match isa() {
+                    // SAFETY: the features were detected on this CPU; the rest is the caller's.
+                    Isa::Avx512 => return unsafe { avx512(plan, src, out, g, at, a, b) },
+                    // SAFETY: as above.
+                    Isa::Avx2 => return unsafe { avx2(plan, src, out, g, at, a, b) },
+                    Isa::Baseline => {}
+                }
+            }
+            // SAFETY: forwarded from the caller.
+            unsafe { plan.$method(src, out, g, at, a, b) }
+        }
+    };
+}
+
+multiversioned!(r2c_tile, r2c_tile);
+multiversioned!(c2r_tile, c2r_tile);
