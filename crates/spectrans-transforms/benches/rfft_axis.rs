@@ -4,9 +4,14 @@
 //! Run: `THREADS=2 cargo bench -p spectrans-transforms --bench rfft_axis`
 //! (compare with `THREADS=2 python3 benches/torch/rfft_axis_torch.py` in the same session).
 //! The cases file is `$SPECTRANS_CASES`, else `/work/shared/peer/cases.json`, else the built-in
-//! copy of its shapes.
+//! copy of its shapes. Allocation is mimalloc's, as in the `spectrans` binary.
 
 use std::time::Instant;
+
+/// The allocator of the `spectrans` binary: glibc's malloc returns each freed multi-megabyte
+/// output to the kernel and page-faults it back on the next call, which would be timed here.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use spectrans_tensor::{Rng, Tensor};
 use spectrans_transforms::{irfft, rfft, Norm};
