@@ -141,3 +141,20 @@ fn parallel_groups_give_the_same_bits_as_one_thread() {
     let parallel = pool.install(|| plan.r2c(&src, g));
     assert_eq!(serial, parallel);
 }
+
+/// rfft/irfft along the middle axis of a (B, N, D) tensor with D ≥ [`MIN_INNER`] take the column
+/// path: their gradients (the other direction of the same kernels) against finite differences.
+#[test]
+fn gradients_on_the_column_path_match_finite_differences() {
+    use crate::{irfft, rfft, Norm};
+    use spectrans_tensor::testing::{assert_gradients, tensor_from};
+    for (i, &(b, len, d, n)) in [(2, 12, 5, 12), (1, 10, 17, 16), (2, 9, 4, 6), (1, 30, 6, 30)].iter().enumerate() {
+        for norm in [Norm::Backward, Norm::Ortho, Norm::Forward] {
+            let x = tensor_from::<f64>(&[b, len, d], i as u64, -1.0, 1.0);
+            assert_gradients(&[x], |v| rfft(&v[0], 1, Some(n), norm).map_err(Into::into));
+            let z = tensor_from::<f64>(&[b, len / 2 + 1, d, 2], 10 + i as u64, -1.0, 1.0);
+            assert_gradients(&[z], |v| irfft(&v[0], 1, Some(n), norm).map_err(Into::into));
+        }
+    }
+    assert!(column_plan::<f64>(12, false).is_some() && column_plan::<f64>(30, true).is_some());
+}
