@@ -83,34 +83,49 @@ pub struct Ctx<T: Float> {
     tape: Option<Tape<T>>,
     train: bool,
     rng: Mutex<Rng>,
+    /// Whether train-mode batch normalisation updates its running statistics (off while a
+    /// checkpointed segment is recomputed, so each batch counts once).
+    update_statistics: bool,
 }
 
 impl<T: Float> Ctx<T> {
     /// A context from its three parts: the tape to record on (if any), train mode, and the
     /// dropout stream.
     pub fn new(tape: Option<&Tape<T>>, train: bool, rng: Rng) -> Self {
-        Ctx { tape: tape.cloned(), train, rng: Mutex::new(rng) }
+        Ctx { tape: tape.cloned(), train, rng: Mutex::new(rng), update_statistics: true }
     }
 
     /// Eval mode without a tape: pure inference, nothing recorded.
     pub fn inference() -> Self {
-        Ctx { tape: None, train: false, rng: Mutex::new(Rng::seed(0)) }
+        Ctx { tape: None, train: false, rng: Mutex::new(Rng::seed(0)), update_statistics: true }
     }
 
     /// Eval mode (dropout off, running statistics used) recording on `tape`, for gradients of an
     /// evaluated model.
     pub fn eval_with_tape(tape: &Tape<T>) -> Self {
-        Ctx { tape: Some(tape.clone()), train: false, rng: Mutex::new(Rng::seed(0)) }
+        Ctx { tape: Some(tape.clone()), train: false, rng: Mutex::new(Rng::seed(0)), update_statistics: true }
     }
 
     /// Train mode recording on `tape`, dropout drawn from a stream seeded by `seed`.
     pub fn train(tape: &Tape<T>, seed: u64) -> Self {
-        Ctx { tape: Some(tape.clone()), train: true, rng: Mutex::new(Rng::seed(seed)) }
+        Ctx { tape: Some(tape.clone()), train: true, rng: Mutex::new(Rng::seed(seed)), update_statistics: true }
     }
 
     /// Train mode with an explicit random stream (for resumable training).
     pub fn train_with_rng(tape: &Tape<T>, rng: Rng) -> Self {
-        Ctx { tape: Some(tape.clone()), train: true, rng: Mutex::new(rng) }
+        Ctx { tape: Some(tape.clone()), train: true, rng: Mutex::new(rng), update_statistics: true }
+    }
+
+    /// This context, with the running statistics of batch normalisation left untouched: for the
+    /// recomputation of a checkpointed segment, whose batch was already counted.
+    pub fn without_statistics_updates(mut self) -> Self {
+        self.update_statistics = false;
+        self
+    }
+
+    /// Whether train-mode batch normalisation updates its running statistics.
+    pub fn updates_statistics(&self) -> bool {
+        self.update_statistics
     }
 
     /// Whether dropout and batch statistics are active.

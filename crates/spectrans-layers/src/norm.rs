@@ -84,8 +84,9 @@ impl<T: Float> BatchNorm1d<T> {
         }
     }
 
-    /// Normalises each channel: batch statistics in train mode (updating the running ones), the
-    /// running statistics in eval mode.
+    /// Normalises each channel: batch statistics in train mode (updating the running ones unless
+    /// the context says not to, see [`Ctx::without_statistics_updates`]), the running statistics
+    /// in eval mode.
     ///
     /// # Shapes
     /// `x` (B, N, D) → (B, N, D).
@@ -109,14 +110,16 @@ impl<T: Float> BatchNorm1d<T> {
             let var = x.var(&[0, 1], false, false)?;
             let m = T::of(self.momentum);
             let unbias = T::of(count as f64 / (count - 1) as f64);
-            let (bm, bv) = (mean.detach(), var.detach());
-            self.running_mean.update(|rm, _| {
-                rm.iter_mut().zip(bm.data()).for_each(|(r, &b)| *r = (T::one() - m) * *r + m * b);
-            });
-            self.running_var.update(|rv, _| {
-                rv.iter_mut().zip(bv.data()).for_each(|(r, &b)| *r = (T::one() - m) * *r + m * b * unbias);
-            });
-            *self.num_batches_tracked.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+            if ctx.updates_statistics() {
+                let (bm, bv) = (mean.detach(), var.detach());
+                self.running_mean.update(|rm, _| {
+                    rm.iter_mut().zip(bm.data()).for_each(|(r, &b)| *r = (T::one() - m) * *r + m * b);
+                });
+                self.running_var.update(|rv, _| {
+                    rv.iter_mut().zip(bv.data()).for_each(|(r, &b)| *r = (T::one() - m) * *r + m * b * unbias);
+                });
+                *self.num_batches_tracked.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+            }
             (mean, var)
         } else {
             (self.running_mean.value(), self.running_var.value())
@@ -224,6 +227,21 @@ mod tests {
         let ye = bn.forward(&Ctx::inference(), &x).unwrap();
         assert!(ye.data().iter().zip(y.data()).any(|(a, b)| (a - b).abs() > 1e-3));
         assert_eq!(bn.named_buffers().len(), 2);
+    }
+
+    /// The recomputation of a checkpointed segment must not count its batch a second time.
+    #[test]
+    fn batch_norm_leaves_running_stats_alone_when_told() {
+        let bn = BatchNorm1d::<f64>::new(2);
+        let x = tensor_from::<f64>(&[3, 4, 2], 1, -2.0, 5.0);
+        let tape = Tape::new();
+        let frozen = Ctx::train(&tape, 0).without_statistics_updates();
+        let y = bn.forward(&frozen, &x).unwrap();
+        assert_eq!(bn.running_mean.value().to_vec(), vec![0.0, 0.0]);
+        assert_eq!(bn.running_var.value().to_vec(), vec![1.0, 1.0]);
+        // the output still uses the batch statistics, as in the counted pass
+        assert_eq!(y.to_vec(), bn.forward(&Ctx::train(&tape, 0), &x).unwrap().to_vec());
+        assert_ne!(bn.running_mean.value().to_vec(), vec![0.0, 0.0]);
     }
 
     #[test]

@@ -110,13 +110,15 @@ impl<T: FftFloat> Backbone<T> {
 
 /// Runs a block as a checkpointed segment: recomputed during backward, identical values and
 /// gradients. Dropout inside draws from a stream forked from the context's, so the recomputation
-/// sees the same masks.
+/// sees the same masks; the recomputation (the call with a tape) leaves batch normalisation's
+/// running statistics alone, so each batch is counted once.
 fn checkpointed<T: FftFloat>(ctx: &Ctx<T>, block: &Arc<FNOBlock<T>>, h: &Tensor<T>) -> Result<Tensor<T>> {
     let block = block.clone();
     let train = ctx.is_train();
     let rng = ctx.fork_rng();
     let out = checkpoint(ctx.tape(), std::slice::from_ref(h), move |inputs, tape| {
         let inner = Ctx::new(tape, train, rng.clone());
+        let inner = if tape.is_some() { inner.without_statistics_updates() } else { inner };
         block.forward(&inner, &inputs[0]).map_err(|e| TensorError::invalid("checkpoint", e.to_string()))
     })?;
     Ok(out)
