@@ -22,7 +22,6 @@
 //! The normal draws are taken in the order ξ₁, η₁, ξ₂, η₂, ..., so samples drawn from the same
 //! generator state at two resolutions share their low modes.
 
-use realfft::RealFftPlanner;
 use rustfft::num_complex::Complex;
 use spectrans_tensor::Rng;
 
@@ -103,7 +102,7 @@ impl GaussianRandomField {
             let half = self.coefficient(k) / 2.0;
             *c = Complex::new(half * xi, -half * eta);
         }
-        let plan = RealFftPlanner::<f64>::new().plan_fft_inverse(n);
+        let plan = spectrans_transforms::plan::real_ifft::<f64>(n);
         let mut out = vec![0.0; n];
         plan.process(&mut spectrum, &mut out)
             .map_err(|e| TrainError::config("GaussianRandomField", "n", format!("inverse FFT failed: {e}")))?;
@@ -157,7 +156,7 @@ mod tests {
         let (n, samples) = (32, 400);
         let mut rng = Rng::seed(11);
         let mut power = vec![0.0; n / 2 + 1];
-        let plan = RealFftPlanner::<f64>::new().plan_fft_forward(n);
+        let plan = spectrans_transforms::plan::real_fft::<f64>(n);
         let mut spec = plan.make_output_vec();
         for _ in 0..samples {
             let mut u = grf.sample(n, &mut rng).unwrap();

@@ -135,7 +135,8 @@ fn truncate_metrics(path: &Path, step: u64) -> Result<Vec<Value>> {
         .filter(|v| v["step"].as_u64().is_some_and(|s| s <= step))
         .collect();
     let body: String = kept.iter().map(|v| format!("{v}\n")).collect();
-    checkpoint::write_synced(path, body.as_bytes())?;
+    // atomically: a crash here must not lose the log of the steps being kept
+    crate::io::write_atomic(path, body.as_bytes())?;
     Ok(kept)
 }
 
