@@ -206,6 +206,8 @@ fn configure(a: &TrainArgs) -> Result<(RunConfig, Vec<&'static str>), String> {
             for (flag, set) in [
                 ("--data-dir", a.data_dir.is_some()),
                 ("--resolution", a.resolution.is_some()),
+                ("--resolution-fine", a.resolution_fine.is_some()),
+                ("--time-steps", a.time_steps.is_some()),
                 ("--corpus", a.corpus.is_some()),
                 ("--steps-per-epoch", a.steps_per_epoch.is_some()),
             ] {
@@ -230,7 +232,10 @@ fn configure(a: &TrainArgs) -> Result<(RunConfig, Vec<&'static str>), String> {
             for (flag, set) in [
                 ("--data-dir", a.data_dir.is_some()),
                 ("--resolution", a.resolution.is_some()),
+                ("--resolution-fine", a.resolution_fine.is_some()),
+                ("--time-steps", a.time_steps.is_some()),
                 ("--n-train", a.n_train.is_some()),
+                ("--n-test", a.n_test.is_some()),
             ] {
                 if set {
                     return wrong(flag);
