@@ -227,6 +227,11 @@ impl<F: Float> ColumnPlan<F> {
     /// The real-to-complex transform (`!self.inverse`) of every lane of `src`, written as
     /// interleaved complex values to a new (outer, len_out, inner, 2) buffer.
     pub(crate) fn r2c(&self, src: &[F], g: Geometry<F>) -> Vec<F> {
+        self.r2c_on(isa(), src, g)
+    }
+
+    /// [`Self::r2c`] with the kernels compiled for `isa` (which must be available, see [`isa`]).
+    fn r2c_on(&self, isa: Isa, src: &[F], g: Geometry<F>) -> Vec<F> {
         debug_assert!(!self.inverse && src.len() == g.outer * g.len_in * g.inner);
         let mut dst = vec![F::zero(); g.outer * g.len_out * g.inner * 2];
         let out = SharedOut(dst.as_mut_ptr());
@@ -234,7 +239,7 @@ impl<F: Float> ColumnPlan<F> {
         let elements = src.len() + dst.len();
         for_each_tile(&g, w, self.m + 1, elements, |o, d0, t, a, b| {
             // SAFETY: rows (o, ·, d0..d0+t) of `dst` belong to this tile only.
-            unsafe { r2c_tile(self, src, out, &g, (o, d0, t, w), a, b) }
+            unsafe { r2c_tile(isa, self, src, out, &g, (o, d0, t, w), a, b) }
         });
         dst
     }
@@ -242,6 +247,11 @@ impl<F: Float> ColumnPlan<F> {
     /// The complex-to-real inverse (`self.inverse`) of every lane of `src` (outer, len_in, inner, 2),
     /// written to a new (outer, len_out, inner) buffer.
     pub(crate) fn c2r(&self, src: &[F], g: Geometry<F>) -> Vec<F> {
+        self.c2r_on(isa(), src, g)
+    }
+
+    /// [`Self::c2r`] with the kernels compiled for `isa` (which must be available, see [`isa`]).
+    fn c2r_on(&self, isa: Isa, src: &[F], g: Geometry<F>) -> Vec<F> {
         debug_assert!(self.inverse && src.len() == g.outer * g.len_in * g.inner * 2);
         let mut dst = vec![F::zero(); g.outer * g.len_out * g.inner];
         let out = SharedOut(dst.as_mut_ptr());
@@ -249,7 +259,7 @@ impl<F: Float> ColumnPlan<F> {
         let elements = src.len() / 2 + dst.len();
         for_each_tile(&g, w, self.m + 1, elements, |o, d0, t, a, b| {
             // SAFETY: rows (o, ·, d0..d0+t) of `dst` belong to this tile only.
-            unsafe { c2r_tile(self, src, out, &g, (o, d0, t, w), a, b) }
+            unsafe { c2r_tile(isa, self, src, out, &g, (o, d0, t, w), a, b) }
         });
         dst
     }
@@ -358,7 +368,8 @@ impl<F: Float> ColumnPlan<F> {
     }
 }
 
-/// The vector extension the tile kernels are compiled for, detected once.
+/// A vector extension the tile kernels are compiled for, widest first (a CPU with one has all
+/// the later ones).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Isa {
     Avx512,
@@ -366,6 +377,7 @@ enum Isa {
     Baseline,
 }
 
+/// The widest vector extension of this CPU the kernels are compiled for.
 fn isa() -> Isa {
     static ISA: OnceLock<Isa> = OnceLock::new();
     *ISA.get_or_init(|| {
@@ -384,15 +396,16 @@ fn isa() -> Isa {
 }
 
 /// Defines `$name`, which runs the `#[inline(always)]` method `$method` of [`ColumnPlan`]
-/// compiled for the widest vector extension of this CPU (AVX-512, else AVX2 + FMA on x86-64).
+/// compiled for a given vector extension (AVX-512 or AVX2 + FMA on x86-64, else the baseline).
 macro_rules! multiversioned {
     ($name:ident, $method:ident) => {
-        /// The tile kernel, dispatched to the widest vector extension of this CPU.
+        /// The tile kernel compiled for `isa`.
         ///
         /// # Safety
-        /// As the method it runs.
+        /// As the method it runs, and `isa` must be available on this CPU (at most [`isa()`]).
         #[allow(clippy::too_many_arguments)]
         unsafe fn $name<F: Float>(
+            isa: Isa,
             plan: &ColumnPlan<F>,
             src: &[F],
             out: SharedOut<F>,
@@ -431,8 +444,8 @@ macro_rules! multiversioned {
                     // SAFETY: forwarded from the caller.
                     unsafe { plan.$method(src, out, g, at, a, b) }
                 }
-                match isa() {
-                    // SAFETY: the features were detected on this CPU; the rest is the caller's.
+                match isa {
+                    // SAFETY: the caller guarantees the features; the rest is the caller's too.
                     Isa::Avx512 => return unsafe { avx512(plan, src, out, g, at, a, b) },
                     // SAFETY: as above.
                     Isa::Avx2 => return unsafe { avx2(plan, src, out, g, at, a, b) },
