@@ -22,10 +22,46 @@ pub(super) fn load<F: Copy>(x: &[F], q: usize) -> [F; V] {
     v
 }
 
-/// The read and write planes of one pass.
-pub(super) struct Planes<'a, F> {
-    pub(super) xr: &'a [F],
-    pub(super) xi: &'a [F],
+/// Where a pass reads its blocks: the planes of a tile, or (first pass) the input rows.
+pub(super) trait Input<F> {
+    /// The real and imaginary parts of block `i` (`blk` values each).
+    fn block(&self, i: usize) -> (&[F], &[F]);
+}
+
+/// Blocks of `blk` values of split (re, im) planes.
+pub(super) struct PlaneInput<'a, F> {
+    pub(super) re: &'a [F],
+    pub(super) im: &'a [F],
+    pub(super) blk: usize,
+}
+
+impl<F> Input<F> for PlaneInput<'_, F> {
+    #[inline(always)]
+    fn block(&self, i: usize) -> (&[F], &[F]) {
+        (&self.re[i * self.blk..][..self.blk], &self.im[i * self.blk..][..self.blk])
+    }
+}
+
+/// The packed real input of a full tile read in place (first pass, stride 1): block i is
+/// z_i = x_{2i} + i·x_{2i+1}, rows 2i and 2i+1 of the source, `w` lanes from `base`.
+pub(super) struct RowInput<'a, F> {
+    pub(super) src: &'a [F],
+    pub(super) base: usize,
+    pub(super) row_stride: usize,
+    pub(super) w: usize,
+}
+
+impl<F> Input<F> for RowInput<'_, F> {
+    #[inline(always)]
+    fn block(&self, i: usize) -> (&[F], &[F]) {
+        let at = self.base + 2 * i * self.row_stride;
+        (&self.src[at..][..self.w], &self.src[at + self.row_stride..][..self.w])
+    }
+}
+
+/// The input and the output planes of one pass.
+pub(super) struct Planes<'a, F, I> {
+    pub(super) x: &'a I,
     pub(super) yr: &'a mut [F],
     pub(super) yi: &'a mut [F],
 }
@@ -57,10 +93,12 @@ fn out_blocks<F, const P: usize>(y: &mut [F], j: usize, blk: usize) -> [&mut [F]
     })
 }
 
-/// The `P` input blocks of butterfly group `j`.
+/// The `P` input blocks of butterfly group `j`: real parts, imaginary parts.
 #[inline(always)]
-fn in_blocks<F, const P: usize>(x: &[F], j: usize, sub: usize, blk: usize) -> [&[F]; P] {
-    std::array::from_fn(|r| &x[(j + r * sub) * blk..][..blk])
+#[allow(clippy::type_complexity)]
+fn in_blocks<F, I: Input<F>, const P: usize>(x: &I, j: usize, sub: usize) -> ([&[F]; P], [&[F]; P]) {
+    let blocks: [(&[F], &[F]); P] = std::array::from_fn(|r| x.block(j + r * sub));
+    (std::array::from_fn(|r| blocks[r].0), std::array::from_fn(|r| blocks[r].1))
 }
 
 /// Writes `V` values to `y` from `q`.
@@ -71,10 +109,9 @@ fn store<F: Copy>(y: &mut [F], q: usize, v: &[F; V]) {
 
 /// A radix-2 pass.
 #[inline(always)]
-pub(super) fn radix2<F: Float>(p: Planes<'_, F>, sub: usize, blk: usize, tw: (&[F], &[F])) {
+pub(super) fn radix2<F: Float, I: Input<F>>(p: Planes<'_, F, I>, sub: usize, blk: usize, tw: (&[F], &[F])) {
     for j in 0..sub {
-        let [x0r, x1r] = in_blocks::<F, 2>(p.xr, j, sub, blk);
-        let [x0i, x1i] = in_blocks::<F, 2>(p.xi, j, sub, blk);
+        let ([x0r, x1r], [x0i, x1i]) = in_blocks::<F, I, 2>(p.x, j, sub);
         let [y0r, y1r] = out_blocks::<F, 2>(p.yr, j, blk);
         let [y0i, y1i] = out_blocks::<F, 2>(p.yi, j, blk);
         let (wr, wi) = (tw.0[j], tw.1[j]);
@@ -96,10 +133,14 @@ pub(super) fn radix2<F: Float>(p: Planes<'_, F>, sub: usize, blk: usize, tw: (&[
 
 /// A radix-4 pass.
 #[inline(always)]
-pub(super) fn radix4<F: Float, const INV: bool>(p: Planes<'_, F>, sub: usize, blk: usize, tw: (&[F], &[F])) {
+pub(super) fn radix4<F: Float, I: Input<F>, const INV: bool>(
+    p: Planes<'_, F, I>,
+    sub: usize,
+    blk: usize,
+    tw: (&[F], &[F]),
+) {
     for j in 0..sub {
-        let [x0r, x1r, x2r, x3r] = in_blocks::<F, 4>(p.xr, j, sub, blk);
-        let [x0i, x1i, x2i, x3i] = in_blocks::<F, 4>(p.xi, j, sub, blk);
+        let ([x0r, x1r, x2r, x3r], [x0i, x1i, x2i, x3i]) = in_blocks::<F, I, 4>(p.x, j, sub);
         let [y0r, y1r, y2r, y3r] = out_blocks::<F, 4>(p.yr, j, blk);
         let [y0i, y1i, y2i, y3i] = out_blocks::<F, 4>(p.yi, j, blk);
         let w = &tw.0[3 * j..3 * j + 3];
@@ -131,12 +172,16 @@ pub(super) fn radix4<F: Float, const INV: bool>(p: Planes<'_, F>, sub: usize, bl
 
 /// A radix-3 pass.
 #[inline(always)]
-pub(super) fn radix3<F: Float, const INV: bool>(p: Planes<'_, F>, sub: usize, blk: usize, tw: (&[F], &[F])) {
+pub(super) fn radix3<F: Float, I: Input<F>, const INV: bool>(
+    p: Planes<'_, F, I>,
+    sub: usize,
+    blk: usize,
+    tw: (&[F], &[F]),
+) {
     let half = F::of(0.5);
     let s = F::of(3f64.sqrt() / 2.0);
     for j in 0..sub {
-        let [x0r, x1r, x2r] = in_blocks::<F, 3>(p.xr, j, sub, blk);
-        let [x0i, x1i, x2i] = in_blocks::<F, 3>(p.xi, j, sub, blk);
+        let ([x0r, x1r, x2r], [x0i, x1i, x2i]) = in_blocks::<F, I, 3>(p.x, j, sub);
         let [y0r, y1r, y2r] = out_blocks::<F, 3>(p.yr, j, blk);
         let [y0i, y1i, y2i] = out_blocks::<F, 3>(p.yi, j, blk);
         let w = &tw.0[2 * j..2 * j + 2];
@@ -162,13 +207,17 @@ pub(super) fn radix3<F: Float, const INV: bool>(p: Planes<'_, F>, sub: usize, bl
 
 /// A radix-5 pass.
 #[inline(always)]
-pub(super) fn radix5<F: Float, const INV: bool>(p: Planes<'_, F>, sub: usize, blk: usize, tw: (&[F], &[F])) {
+pub(super) fn radix5<F: Float, I: Input<F>, const INV: bool>(
+    p: Planes<'_, F, I>,
+    sub: usize,
+    blk: usize,
+    tw: (&[F], &[F]),
+) {
     let tau = std::f64::consts::TAU;
     let (c1, c2) = (F::of((tau / 5.0).cos()), F::of((2.0 * tau / 5.0).cos()));
     let (s1, s2) = (F::of((tau / 5.0).sin()), F::of((2.0 * tau / 5.0).sin()));
     for j in 0..sub {
-        let [x0r, x1r, x2r, x3r, x4r] = in_blocks::<F, 5>(p.xr, j, sub, blk);
-        let [x0i, x1i, x2i, x3i, x4i] = in_blocks::<F, 5>(p.xi, j, sub, blk);
+        let ([x0r, x1r, x2r, x3r, x4r], [x0i, x1i, x2i, x3i, x4i]) = in_blocks::<F, I, 5>(p.x, j, sub);
         let [y0r, y1r, y2r, y3r, y4r] = out_blocks::<F, 5>(p.yr, j, blk);
         let [y0i, y1i, y2i, y3i, y4i] = out_blocks::<F, 5>(p.yi, j, blk);
         let w = &tw.0[4 * j..4 * j + 4];

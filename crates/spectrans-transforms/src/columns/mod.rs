@@ -29,7 +29,7 @@ use rayon::prelude::*;
 use spectrans_tensor::Float;
 
 use crate::lanes::{group_size, SharedOut};
-use butterflies::{radix2, radix3, radix4, radix5, Planes, V};
+use butterflies::{radix2, radix3, radix4, radix5, Input, PlaneInput, Planes, RowInput, V};
 
 /// The smallest `inner` (lanes per row) for which the column path is used.
 pub(crate) const MIN_INNER: usize = 4;
@@ -111,30 +111,42 @@ impl<F: Float> ColumnPlan<F> {
         w.min(inner.next_multiple_of(V))
     }
 
-    /// Runs the complex FFT of length m on a tile held in `a` (planes of m rows of `w` lanes),
+    /// Runs the complex FFT of length m on a tile held in `a` (planes of m rows of `w` lanes) —
+    /// or, when `first` is given, read by the first pass from there (`a` is then not read) —
     /// using `b` as the other half of the ping-pong; returns whether the result ended up in `b`.
     #[inline(always)]
-    fn complex_tile(&self, a: &mut Tile<F>, b: &mut Tile<F>, w: usize) -> bool {
+    fn complex_tile(&self, first: Option<&RowInput<'_, F>>, a: &mut Tile<F>, b: &mut Tile<F>, w: usize) -> bool {
         let rows = self.m * w;
         let mut in_b = false;
-        for pass in &self.passes {
+        for (i, pass) in self.passes.iter().enumerate() {
             let (src, dst) = if in_b { (&*b, &mut *a) } else { (&*a, &mut *b) };
-            let planes =
-                Planes { xr: &src.re[..rows], xi: &src.im[..rows], yr: &mut dst.re[..rows], yi: &mut dst.im[..rows] };
-            let blk = pass.stride * w;
+            let (yr, yi) = (&mut dst.re[..rows], &mut dst.im[..rows]);
+            let (blk, sub) = (pass.stride * w, pass.sub);
             let tw = (&pass.tw_re[..], &pass.tw_im[..]);
-            match (pass.radix, self.inverse) {
-                (2, _) => radix2(planes, pass.sub, blk, tw),
-                (4, false) => radix4::<F, false>(planes, pass.sub, blk, tw),
-                (4, true) => radix4::<F, true>(planes, pass.sub, blk, tw),
-                (3, false) => radix3::<F, false>(planes, pass.sub, blk, tw),
-                (3, true) => radix3::<F, true>(planes, pass.sub, blk, tw),
-                (5, false) => radix5::<F, false>(planes, pass.sub, blk, tw),
-                _ => radix5::<F, true>(planes, pass.sub, blk, tw),
+            match first {
+                Some(rows_in) if i == 0 => self.pass(pass.radix, Planes { x: rows_in, yr, yi }, sub, blk, tw),
+                _ => {
+                    let x = PlaneInput { re: &src.re[..rows], im: &src.im[..rows], blk };
+                    self.pass(pass.radix, Planes { x: &x, yr, yi }, sub, blk, tw)
+                }
             }
             in_b = !in_b;
         }
         in_b
+    }
+
+    /// One pass of radix `radix` in this plan's direction.
+    #[inline(always)]
+    fn pass<I: Input<F>>(&self, radix: usize, planes: Planes<'_, F, I>, sub: usize, blk: usize, tw: (&[F], &[F])) {
+        match (radix, self.inverse) {
+            (2, _) => radix2(planes, sub, blk, tw),
+            (4, false) => radix4::<F, I, false>(planes, sub, blk, tw),
+            (4, true) => radix4::<F, I, true>(planes, sub, blk, tw),
+            (3, false) => radix3::<F, I, false>(planes, sub, blk, tw),
+            (3, true) => radix3::<F, I, true>(planes, sub, blk, tw),
+            (5, false) => radix5::<F, I, false>(planes, sub, blk, tw),
+            _ => radix5::<F, I, true>(planes, sub, blk, tw),
+        }
     }
 }
 
@@ -279,18 +291,25 @@ impl<F: Float> ColumnPlan<F> {
         b: &mut Tile<F>,
     ) {
         let (m, keep_in) = (self.m, g.len_in.min(self.n));
-        for j in 0..m {
-            for (plane, r) in [(&mut a.re, 2 * j), (&mut a.im, 2 * j + 1)] {
-                let row = &mut plane[j * w..(j + 1) * w];
-                if r < keep_in {
-                    split::copy_lanes(&src[(o * g.len_in + r) * g.inner + d0..][..t], row, t);
-                    row[t..].fill(F::zero());
-                } else {
-                    row.fill(F::zero());
+        // a full tile without padding is read in place by the first pass; otherwise it is
+        // packed into `a` (rows 2j and 2j+1 as the planes of row j, zero beyond the input)
+        let in_place = t == w && keep_in == self.n && !self.passes.is_empty();
+        let base = o * g.len_in * g.inner + d0;
+        let rows_in = RowInput { src, base, row_stride: g.inner, w };
+        if !in_place {
+            for j in 0..m {
+                for (plane, r) in [(&mut a.re, 2 * j), (&mut a.im, 2 * j + 1)] {
+                    let row = &mut plane[j * w..(j + 1) * w];
+                    if r < keep_in {
+                        split::copy_lanes(&src[base + r * g.inner..][..t], row, t);
+                        row[t..].fill(F::zero());
+                    } else {
+                        row.fill(F::zero());
+                    }
                 }
             }
         }
-        let z = if self.complex_tile(a, b, w) { &*b } else { &*a };
+        let z = if self.complex_tile(in_place.then_some(&rows_in), a, b, w) { &*b } else { &*a };
         for k in 0..g.len_out {
             // SAFETY: row (o, k, d0..d0+t) of the (outer, len_out, inner, 2) output, this tile's own.
             let row = unsafe {
@@ -352,7 +371,7 @@ impl<F: Float> ColumnPlan<F> {
             let twiddle = (self.split_re[k], self.split_im[k]);
             split::inverse_row(row, mirror, twiddle, (&mut a.re[xk..xk + w], &mut a.im[xk..xk + w]), w);
         }
-        let z = if self.complex_tile(a, b, w) { &*b } else { &*a };
+        let z = if self.complex_tile(None, a, b, w) { &*b } else { &*a };
         for r in 0..g.len_out {
             // SAFETY: row (o, r, d0..d0+t) of the (outer, len_out, inner) output, this tile's own.
             let row = unsafe { std::slice::from_raw_parts_mut(out.get().add((o * g.len_out + r) * g.inner + d0), t) };
