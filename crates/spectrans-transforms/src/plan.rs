@@ -116,6 +116,66 @@ pub fn dct<T: FftFloat>(n: usize) -> Arc<dyn TransformType2And3<T>> {
     lock(&T::planners().dct).plan_dct2(n)
 }
 
+/// Real FFTs along the middle axis of a row-major (outer, n, inner) buffer — the FNO layout
+/// (B, N, D) — for fused kernels, vectorised across the `inner` lanes (no transpose).
+///
+/// Keeps bins 0..`bins` of each lane (zero beyond n/2), scaled by `scale` on DC/Nyquist (whose
+/// imaginary parts are set to exactly 0) and by `scale · interior` elsewhere, and writes them
+/// bin-major: bin k of lane (o, d) at `[(k·outer + o)·2·inner + d]` (re) and `… + inner` (im), so
+/// each bin is one contiguous (outer, 2·inner) matrix. Returns `None` when this path does not
+/// apply (odd `n`, n/2 with a prime factor above 5, or fewer than 4 lanes per row): use the
+/// per-lane plans then.
+///
+/// ```
+/// use spectrans_transforms::plan;
+/// // (outer 1, n 4, inner 4): lane d is the constant d+1
+/// let x: Vec<f64> = (0..4).flat_map(|_| [1.0, 2.0, 3.0, 4.0]).collect();
+/// let spec = plan::rfft_lanes_bin_major(&x, (1, 4, 4), 2, 1.0, 1.0).unwrap();
+/// assert_eq!(&spec[..8], &[4.0, 8.0, 12.0, 16.0, 0.0, 0.0, 0.0, 0.0]); // bin 0: re, then im
+/// let back = plan::irfft_lanes_bin_major(&spec, (1, 4, 4), 2, 0.25, 1.0).unwrap();
+/// assert_eq!(back, x);
+/// ```
+pub fn rfft_lanes_bin_major<T: FftFloat>(
+    x: &[T],
+    (outer, n, inner): (usize, usize, usize),
+    bins: usize,
+    scale: T,
+    interior: T,
+) -> Option<Vec<T>> {
+    use crate::columns::{column_plan, Geometry, Spectrum, MIN_INNER};
+    if inner < MIN_INNER || x.len() != outer * n * inner {
+        return None;
+    }
+    let plan = column_plan::<T>(n, false)?;
+    Some(
+        plan.r2c(x, Geometry { outer, inner, len_in: n, len_out: bins, scale, interior, spectrum: Spectrum::BinMajor }),
+    )
+}
+
+/// The inverse of [`rfft_lanes_bin_major`]: bins 0..`bins` laid out bin-major (higher bins zero,
+/// Im of DC/Nyquist ignored, the other bins times `interior`) → real lanes of length `n` in a
+/// row-major (outer, n, inner) buffer, times `scale` (unnormalised for `scale` 1). `None` when
+/// the path does not apply (see there).
+pub fn irfft_lanes_bin_major<T: FftFloat>(
+    spec: &[T],
+    (outer, n, inner): (usize, usize, usize),
+    bins: usize,
+    scale: T,
+    interior: T,
+) -> Option<Vec<T>> {
+    use crate::columns::{column_plan, Geometry, Spectrum, MIN_INNER};
+    if inner < MIN_INNER || spec.len() != bins * outer * 2 * inner {
+        return None;
+    }
+    let plan = column_plan::<T>(n, true)?;
+    Some(
+        plan.c2r(
+            spec,
+            Geometry { outer, inner, len_in: bins, len_out: n, scale, interior, spectrum: Spectrum::BinMajor },
+        ),
+    )
+}
+
 /// A computation over a flat buffer, written once for every [`FftFloat`].
 pub(crate) trait Kernel: Sync {
     /// Runs the kernel on `src`.

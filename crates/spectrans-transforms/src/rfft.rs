@@ -3,7 +3,7 @@
 use num_complex::Complex;
 use spectrans_tensor::{Float, Tensor};
 
-use crate::columns::{self, Geometry};
+use crate::columns::{self, Geometry, Spectrum};
 use crate::common::{complex_shape, record_linear, resolve_axis, resolve_len};
 use crate::error::Result;
 use crate::lanes::{as_complex, complex_into_interleaved, map_lanes, split_at_axis};
@@ -51,7 +51,10 @@ impl Kernel for R2c {
         if inner >= columns::MIN_INNER {
             if let Some(plan) = columns::column_plan::<F>(n, false) {
                 let (scale, interior) = (F::of(scale), F::of(interior));
-                return plan.r2c(src, Geometry { outer, inner, len_in, len_out, scale, interior });
+                return plan.r2c(
+                    src,
+                    Geometry { outer, inner, len_in, len_out, scale, interior, spectrum: Spectrum::Interleaved },
+                );
             }
         }
         let fft = plan::real_fft::<F>(n);
@@ -112,7 +115,10 @@ impl Kernel for C2r {
         if inner >= columns::MIN_INNER {
             if let Some(plan) = columns::column_plan::<F>(n, true) {
                 let (scale, interior) = (F::of(scale), F::of(interior));
-                return plan.c2r(src, Geometry { outer, inner, len_in, len_out, scale, interior });
+                return plan.c2r(
+                    src,
+                    Geometry { outer, inner, len_in, len_out, scale, interior, spectrum: Spectrum::Interleaved },
+                );
             }
         }
         let fft = plan::real_ifft::<F>(n);

@@ -206,6 +206,17 @@ pub(crate) struct Geometry<F> {
     pub(crate) len_out: usize,
     pub(crate) scale: F,
     pub(crate) interior: F,
+    pub(crate) spectrum: Spectrum,
+}
+
+/// How the complex side of a transform is laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Spectrum {
+    /// (outer, bins, inner, 2): the complex tensors of this crate.
+    Interleaved,
+    /// bin-major [k][outer][re: inner | im: inner]: the layout of the fused spectral mixing of
+    /// `spectrans-layers`, where each bin is one GEMM operand.
+    BinMajor,
 }
 
 /// Runs `tile(o, d0, t, scratch)` on every tile of `outer` × ⌈inner / w⌉, in parallel groups.
@@ -311,25 +322,20 @@ impl<F: Float> ColumnPlan<F> {
         }
         let z = if self.complex_tile(in_place.then_some(&rows_in), a, b, w) { &*b } else { &*a };
         for k in 0..g.len_out {
-            // SAFETY: row (o, k, d0..d0+t) of the (outer, len_out, inner, 2) output, this tile's own.
-            let row = unsafe {
-                std::slice::from_raw_parts_mut(out.get().add(((o * g.len_out + k) * g.inner + d0) * 2), 2 * t)
-            };
+            // SAFETY: row k of lanes (o, d0..d0+t) of the output, this tile's own.
+            let mut row = unsafe { spectrum_row(out, g, o, k, d0, t) };
             if k == 0 || k == m {
                 // X_0 = Re Z_0 + Im Z_0 and X_m = Re Z_0 − Im Z_0 are real
                 let sign = if k == 0 { F::one() } else { -F::one() };
-                for (v, (&re, &im)) in row.chunks_exact_mut(2).zip(z.re.iter().zip(&z.im)) {
-                    v[0] = (re + sign * im) * g.scale;
-                    v[1] = F::zero();
-                }
+                split::edge_row((&z.re[..w], &z.im[..w]), sign, g.scale, &mut row, t);
             } else if k < m {
                 let (zk, zc) = (k * w, (m - k) * w);
                 let at = (&z.re[zk..zk + w], &z.im[zk..zk + w]);
                 let mirror = (&z.re[zc..zc + w], &z.im[zc..zc + w]);
                 let twiddle = (self.split_re[k], self.split_im[k]);
-                split::forward_row(at, mirror, twiddle, g.scale * g.interior, row, t);
+                split::forward_row(at, mirror, twiddle, g.scale * g.interior, &mut row, t);
             } else {
-                row.fill(F::zero());
+                row.fill_zero();
             }
         }
     }
@@ -357,9 +363,25 @@ impl<F: Float> ColumnPlan<F> {
                 im.fill(F::zero());
                 continue;
             }
-            let row = &src[((o * g.len_in + k) * g.inner + d0) * 2..][..2 * t];
             let edge = k == 0 || k == m;
-            split::deinterleave(row, if edge { F::one() } else { g.interior }, !edge, re, im, t);
+            let scale = if edge { F::one() } else { g.interior };
+            match g.spectrum {
+                Spectrum::Interleaved => {
+                    let row = &src[((o * g.len_in + k) * g.inner + d0) * 2..][..2 * t];
+                    split::deinterleave(row, scale, !edge, re, im, t);
+                }
+                Spectrum::BinMajor => {
+                    let at = (k * g.outer + o) * 2 * g.inner + d0;
+                    split::copy_split(
+                        (&src[at..at + t], &src[at + g.inner..at + g.inner + t]),
+                        scale,
+                        !edge,
+                        re,
+                        im,
+                        t,
+                    );
+                }
+            }
             re[t..].fill(F::zero());
             im[t..].fill(F::zero());
         }
@@ -382,6 +404,39 @@ impl<F: Float> ColumnPlan<F> {
             let plane = if r % 2 == 0 { &z.re } else { &z.im };
             for (v, &x) in row.iter_mut().zip(&plane[r / 2 * w..]) {
                 *v = x * g.scale;
+            }
+        }
+    }
+}
+
+/// Row k of lanes (o, d0..d0+t) of the forward transform's output buffer `out`.
+///
+/// # Safety
+/// `out` must hold the whole output of `g`, and no other thread may write this row.
+unsafe fn spectrum_row<'a, F: Copy>(
+    out: SharedOut<F>,
+    g: &Geometry<F>,
+    o: usize,
+    k: usize,
+    d0: usize,
+    t: usize,
+) -> split::RowSink<'a, F> {
+    match g.spectrum {
+        Spectrum::Interleaved => {
+            // SAFETY: inside the (outer, len_out, inner, 2) output, per the caller.
+            split::RowSink::Pairs(unsafe {
+                std::slice::from_raw_parts_mut(out.get().add(((o * g.len_out + k) * g.inner + d0) * 2), 2 * t)
+            })
+        }
+        Spectrum::BinMajor => {
+            let at = (k * g.outer + o) * 2 * g.inner + d0;
+            // SAFETY: inside the (len_out, outer, 2, inner) output, per the caller; the two rows
+            // are disjoint (re at `at`, im `inner` later).
+            unsafe {
+                split::RowSink::Split(
+                    std::slice::from_raw_parts_mut(out.get().add(at), t),
+                    std::slice::from_raw_parts_mut(out.get().add(at + g.inner), t),
+                )
             }
         }
     }

@@ -16,20 +16,90 @@ pub(super) fn copy_lanes<F: Float>(src: &[F], dst: &mut [F], t: usize) {
     dst[full..t].copy_from_slice(&src[full..t]);
 }
 
-/// Writes lanes q..q+V of (re, im) — those below `t` — to `out` as interleaved pairs.
+/// Where the forward transform writes one spectrum row of a tile (`t` lanes).
+pub(super) enum RowSink<'a, F> {
+    /// Interleaved (re, im) pairs.
+    Pairs(&'a mut [F]),
+    /// Separate real and imaginary rows.
+    Split(&'a mut [F], &'a mut [F]),
+}
+
+impl<F: Float> RowSink<'_, F> {
+    /// Writes lanes q..q+V of (re, im) — those below `t`.
+    #[inline(always)]
+    pub(super) fn put(&mut self, q: usize, t: usize, re: &[F; V], im: &[F; V]) {
+        let n = V.min(t - q);
+        match self {
+            RowSink::Pairs(out) if n == V => {
+                // straight into the output through a fixed-size view: a shuffle, no stack round trip
+                let (pairs, _) = out[2 * q..2 * (q + V)].as_chunks_mut::<2>();
+                for (l, pair) in pairs.iter_mut().enumerate() {
+                    *pair = [re[l], im[l]];
+                }
+            }
+            RowSink::Pairs(out) => {
+                for l in 0..n {
+                    out[2 * (q + l)] = re[l];
+                    out[2 * (q + l) + 1] = im[l];
+                }
+            }
+            RowSink::Split(r, i) if n == V => {
+                r[q..q + V].copy_from_slice(re);
+                i[q..q + V].copy_from_slice(im);
+            }
+            RowSink::Split(r, i) => {
+                r[q..q + n].copy_from_slice(&re[..n]);
+                i[q..q + n].copy_from_slice(&im[..n]);
+            }
+        }
+    }
+
+    /// Writes zeros to the whole row.
+    pub(super) fn fill_zero(&mut self) {
+        match self {
+            RowSink::Pairs(out) => out.fill(F::zero()),
+            RowSink::Split(r, i) => {
+                r.fill(F::zero());
+                i.fill(F::zero());
+            }
+        }
+    }
+}
+
+/// The real bin X_0 = Re Z_0 + Im Z_0 (`sign` 1) or X_m = Re Z_0 − Im Z_0 (`sign` −1) of row 0
+/// of a tile (`w` lanes), times `scale`, written to `out` (`t` lanes).
 #[inline(always)]
-fn store_pairs<F: Float>(re: &[F; V], im: &[F; V], out: &mut [F], q: usize, t: usize) {
-    if q + V <= t {
-        // straight into the output through a fixed-size view: a shuffle, no stack round trip
-        let (pairs, _) = out[2 * q..2 * (q + V)].as_chunks_mut::<2>();
-        for (l, pair) in pairs.iter_mut().enumerate() {
-            *pair = [re[l], im[l]];
+pub(super) fn edge_row<F: Float>((zr, zi): (&[F], &[F]), sign: F, scale: F, out: &mut RowSink<'_, F>, t: usize) {
+    for q in (0..t).step_by(V) {
+        let (a, b) = (load(zr, q), load(zi, q));
+        let mut re = [F::zero(); V];
+        for l in 0..V {
+            re[l] = (a[l] + sign * b[l]) * scale;
+        }
+        out.put(q, t, &re, &[F::zero(); V]);
+    }
+}
+
+/// Reads `t` lanes of a spectrum row held as separate real and imaginary rows into the planes,
+/// times `scale`; `keep_im` false writes 0 to the imaginary plane.
+#[inline(always)]
+pub(super) fn copy_split<F: Float>(
+    (sr, si): (&[F], &[F]),
+    scale: F,
+    keep_im: bool,
+    re: &mut [F],
+    im: &mut [F],
+    t: usize,
+) {
+    for (r, &v) in re[..t].iter_mut().zip(&sr[..t]) {
+        *r = v * scale;
+    }
+    if keep_im {
+        for (r, &v) in im[..t].iter_mut().zip(&si[..t]) {
+            *r = v * scale;
         }
     } else {
-        for l in 0..t - q {
-            out[2 * (q + l)] = re[l];
-            out[2 * (q + l) + 1] = im[l];
-        }
+        im[..t].fill(F::zero());
     }
 }
 
@@ -55,7 +125,7 @@ pub(super) fn deinterleave<F: Float>(src: &[F], scale: F, keep_im: bool, re: &mu
     }
 }
 
-/// Forward split of row k (0 < k < m) of a tile, written interleaved to `out` (`t` lanes): with
+/// Forward split of row k (0 < k < m) of a tile, written to `out` (`t` lanes): with
 /// a = Z_k, b = Z_{m−k} (rows of `w` lanes) and (c, s) = e^{−2πik/n},
 /// X_k = mid · (½(a + conj b) − ½i·(c + is)(a − conj b)).
 #[inline(always)]
@@ -64,7 +134,7 @@ pub(super) fn forward_row<F: Float>(
     (br, bi): (&[F], &[F]),
     (c, s): (F, F),
     mid: F,
-    out: &mut [F],
+    out: &mut RowSink<'_, F>,
     t: usize,
 ) {
     let half = F::of(0.5) * mid;
@@ -79,7 +149,7 @@ pub(super) fn forward_row<F: Float>(
             xr[l] = er * half + c * dr - s * di;
             xi[l] = ei * half + c * di + s * dr;
         }
-        store_pairs(&xr, &xi, out, q, t);
+        out.put(q, t, &xr, &xi);
     }
 }
 

@@ -86,12 +86,21 @@ fn forward_matches_the_naive_dft() {
         for (len_in, len_out) in
             [(n + extra_in, n / 2 + 1 + extra_out), (n - extra_in.min(n - 1), n / 2 + 1 - extra_out.min(n / 2))]
         {
-            let g = Geometry { outer, inner, len_in, len_out, scale: 0.5, interior: 2.0 };
+            let g =
+                Geometry { outer, inner, len_in, len_out, scale: 0.5, interior: 2.0, spectrum: Spectrum::Interleaved };
             let src = random(outer * len_in * inner, i as u64);
             let plan = column_plan::<f64>(n, false).expect("a column length");
             let got = plan.r2c(&src, g);
             assert_close(&got, &naive_r2c(&src, &g, n), 1e-12, &format!("r2c n={n} {len_in}→{len_out} inner={inner}"));
-            let g32 = Geometry { outer, inner, len_in, len_out, scale: 0.5f32, interior: 2.0 };
+            let g32 = Geometry {
+                outer,
+                inner,
+                len_in,
+                len_out,
+                scale: 0.5f32,
+                interior: 2.0,
+                spectrum: Spectrum::Interleaved,
+            };
             let src32: Vec<f32> = src.iter().map(|&v| v as f32).collect();
             let got32: Vec<f64> =
                 column_plan::<f32>(n, false).unwrap().r2c(&src32, g32).iter().map(|&v| v as f64).collect();
@@ -107,7 +116,8 @@ fn inverse_matches_the_naive_dft() {
         for (len_in, len_out) in
             [(bins + extra_in, n + extra_out), (bins - extra_in.min(bins - 1), n - extra_out.min(n - 1))]
         {
-            let g = Geometry { outer, inner, len_in, len_out, scale: 0.25, interior: 0.5 };
+            let g =
+                Geometry { outer, inner, len_in, len_out, scale: 0.25, interior: 0.5, spectrum: Spectrum::Interleaved };
             // random imaginary parts on DC and Nyquist too: they must be ignored
             let src = random(outer * len_in * inner * 2, 100 + i as u64);
             let plan = column_plan::<f64>(n, true).expect("a column length");
@@ -131,7 +141,15 @@ fn plans_exist_for_even_lengths_with_small_prime_factors_only() {
 #[test]
 fn parallel_groups_give_the_same_bits_as_one_thread() {
     let (outer, n, inner) = (8, 256, 96);
-    let g = Geometry { outer, inner, len_in: n, len_out: n / 2 + 1, scale: 1.0, interior: 1.0 };
+    let g = Geometry {
+        outer,
+        inner,
+        len_in: n,
+        len_out: n / 2 + 1,
+        scale: 1.0,
+        interior: 1.0,
+        spectrum: Spectrum::Interleaved,
+    };
     let src: Vec<f32> = random(outer * n * inner, 7).iter().map(|&v| v as f32).collect();
     assert!(src.len() * 2 >= crate::lanes::PAR_MIN_ELEMENTS, "the case must reach the parallel path");
     let plan = column_plan::<f32>(n, false).unwrap();
@@ -168,7 +186,15 @@ fn every_vector_extension_gives_the_same_bits() {
         [Isa::Avx512, Isa::Avx2, Isa::Baseline].into_iter().filter(|&i| i as u8 >= isa() as u8).collect();
     assert!(available.contains(&Isa::Baseline));
     for &(outer, n, inner) in &[(2, 100, 70), (1, 48, 33), (3, 30, 9)] {
-        let g = Geometry { outer, inner, len_in: n, len_out: n / 2 + 1, scale: 1.0f32, interior: 1.0 };
+        let g = Geometry {
+            outer,
+            inner,
+            len_in: n,
+            len_out: n / 2 + 1,
+            scale: 1.0f32,
+            interior: 1.0,
+            spectrum: Spectrum::Interleaved,
+        };
         let src: Vec<f32> = random(outer * n * inner, 3).iter().map(|&v| v as f32).collect();
         let (fwd, inv) = (column_plan::<f32>(n, false).unwrap(), column_plan::<f32>(n, true).unwrap());
         let spectra: Vec<Vec<f32>> = available.iter().map(|&i| fwd.r2c_on(i, &src, g)).collect();
@@ -177,4 +203,37 @@ fn every_vector_extension_gives_the_same_bits() {
         let signals: Vec<Vec<f32>> = available.iter().map(|&i| inv.c2r_on(i, &spectra[0], g)).collect();
         assert!(signals.windows(2).all(|w| w[0] == w[1]), "c2r differs between {available:?}");
     }
+}
+
+/// The bin-major layout holds the same numbers as the interleaved one, rearranged, both ways.
+#[test]
+fn bin_major_layout_matches_interleaved() {
+    for &(outer, n, inner, bins) in &[(2, 12, 5, 7), (3, 100, 70, 32), (1, 16, 16, 3), (2, 30, 9, 20)] {
+        let src = random(outer * n * inner, 11);
+        let g = Geometry {
+            outer,
+            inner,
+            len_in: n,
+            len_out: bins,
+            scale: 0.5,
+            interior: 2.0,
+            spectrum: Spectrum::Interleaved,
+        };
+        let inter = column_plan::<f64>(n, false).unwrap().r2c(&src, g);
+        let binmaj = crate::plan::rfft_lanes_bin_major(&src, (outer, n, inner), bins, 0.5, 2.0).unwrap();
+        for k in 0..bins {
+            for o in 0..outer {
+                for d in 0..inner {
+                    let at = ((o * bins + k) * inner + d) * 2;
+                    let bm = (k * outer + o) * 2 * inner + d;
+                    assert_eq!((inter[at], inter[at + 1]), (binmaj[bm], binmaj[bm + inner]), "n={n} k={k}");
+                }
+            }
+        }
+        let back = crate::plan::irfft_lanes_bin_major(&binmaj, (outer, n, inner), bins, 0.25, 0.5).unwrap();
+        let g = Geometry { len_in: bins, len_out: n, scale: 0.25, interior: 0.5, ..g };
+        assert_eq!(back, column_plan::<f64>(n, true).unwrap().c2r(&inter, g), "n={n}");
+    }
+    assert!(crate::plan::rfft_lanes_bin_major(&[0.0f32; 21], (1, 7, 3), 2, 1.0, 1.0).is_none());
+    assert!(crate::plan::rfft_lanes_bin_major(&[0.0f32; 28], (1, 7, 4), 2, 1.0, 1.0).is_none());
 }
