@@ -19,37 +19,19 @@ use crate::spectral::lanes::{gather_tile, scatter_tile, Layout, SharedMut, TILE}
 use spectrans_transforms::plan::{irfft_lanes_bin_major, real_fft, real_ifft, rfft_lanes_bin_major};
 use spectrans_transforms::FftFloat;
 
-/// [`lanes_rfft`] by the lane-vectorised real FFT of `spectrans-transforms` when it applies:
-/// channels-last layout (lanes are neighbours in memory), a length it supports, and a scale that
-/// is one factor on DC/Nyquist and another on the other bins (true of every caller), with edge
-/// imaginary parts zeroed.
-fn bin_major_rfft<T: FftFloat>(
-    x: &[T],
-    lay: Layout,
-    modes: usize,
-    scale: &[T],
-    zero_edge_imag: bool,
-) -> Option<Vec<T>> {
-    let n = lay.len;
-    if lay.channel_stride != 1 || !zero_edge_imag || modes == 0 {
-        return None;
-    }
-    let edge = scale[0];
-    let mid = if modes > 1 && 2 != n { scale[1] } else { edge };
-    let uniform = (0..modes).all(|k| scale[k] == if k == 0 || 2 * k == n { edge } else { mid });
-    if !uniform || edge == T::zero() {
-        return None;
-    }
-    rfft_lanes_bin_major(x, (lay.batch, n, lay.channels), modes, edge, mid / edge)
-}
-
-/// Forward real FFTs of every lane of `x` (laid out as `lay`), keeping bins `0..modes`, scaled per
-/// bin by `scale[k]`, written as `out[k][b][c]` (re) and `out[k][b][C + c]` (im).
-fn lanes_rfft<T: FftFloat>(x: &[T], lay: Layout, modes: usize, scale: &[T], zero_edge_imag: bool) -> Vec<T> {
+/// Forward real FFTs of every lane of `x` (laid out as `lay`), keeping bins `0..modes`, times
+/// `scale` on DC/Nyquist (imaginary parts set to exactly 0) and `scale · interior` on the other
+/// bins, written as `out[k][b][c]` (re) and `out[k][b][C + c]` (im). Channels-last signals run on
+/// the lane-vectorised real FFT of `spectrans-transforms` when it supports the length; otherwise
+/// tiles of channels are gathered and transformed lane by lane.
+fn lanes_rfft<T: FftFloat>(x: &[T], lay: Layout, modes: usize, scale: T, interior: T) -> Vec<T> {
     let (b_n, n, c_n) = (lay.batch, lay.len, lay.channels);
-    if let Some(spec) = bin_major_rfft(x, lay, modes, scale, zero_edge_imag) {
-        return spec;
+    if lay.channel_stride == 1 {
+        if let Some(spec) = rfft_lanes_bin_major(x, (b_n, n, c_n), modes, scale, interior) {
+            return spec;
+        }
     }
+    let factor = |k: usize| if k == 0 || 2 * k == n { scale } else { scale * interior };
     let row = 2 * c_n;
     let mut out = vec![T::zero(); modes * b_n * row];
     let plan: Arc<dyn RealToComplex<T>> = real_fft::<T>(n);
@@ -68,10 +50,10 @@ fn lanes_rfft<T: FftFloat>(x: &[T], lay: Layout, modes: usize, scale: &[T], zero
                 let c = c0 + l;
                 for (k, z) in spec.iter().take(modes).enumerate() {
                     let o = (k * b_n + b) * row;
-                    let im = if zero_edge_imag && (k == 0 || 2 * k == n) { T::zero() } else { z.im * scale[k] };
+                    let im = if k == 0 || 2 * k == n { T::zero() } else { z.im * factor(k) };
                     // SAFETY: (k, b, c) is written by exactly one task, inside `out`.
                     unsafe {
-                        *dst.at(o + c) = z.re * scale[k];
+                        *dst.at(o + c) = z.re * factor(k);
                         *dst.at(o + c_n + c) = im;
                     }
                 }
@@ -82,12 +64,13 @@ fn lanes_rfft<T: FftFloat>(x: &[T], lay: Layout, modes: usize, scale: &[T], zero
 }
 
 /// Inverse of the lane layout above: spectra `spec[k][b][c | C + c]` for `k < modes` (higher bins
-/// zero) → real signals of length `lay.len`, multiplied by `post`, written into `y` laid out as `lay`.
-/// Im(DC) and Im(Nyquist) are ignored, as every c2r inverse does.
-fn lanes_irfft<T: FftFloat>(spec: &[T], lay: Layout, modes: usize, post: T) -> Vec<T> {
+/// zero), the bins other than DC/Nyquist times `interior` → real signals of length `lay.len`, times
+/// `scale`, written into `y` laid out as `lay`. Im(DC) and Im(Nyquist) are ignored, as every c2r
+/// inverse does. Same two paths as [`lanes_rfft`].
+fn lanes_irfft<T: FftFloat>(spec: &[T], lay: Layout, modes: usize, scale: T, interior: T) -> Vec<T> {
     let (b_n, n, c_n) = (lay.batch, lay.len, lay.channels);
     if lay.channel_stride == 1 {
-        if let Some(y) = irfft_lanes_bin_major(spec, (b_n, n, c_n), modes, post, T::one()) {
+        if let Some(y) = irfft_lanes_bin_major(spec, (b_n, n, c_n), modes, scale, interior) {
             return y;
         }
     }
@@ -109,14 +92,17 @@ fn lanes_irfft<T: FftFloat>(spec: &[T], lay: Layout, modes: usize, post: T) -> V
                 z.iter_mut().for_each(|v| *v = Complex::new(T::zero(), T::zero()));
                 for (k, zk) in z.iter_mut().enumerate().take(modes) {
                     let o = (k * b_n + b) * row;
-                    let im = if k == 0 || 2 * k == n { T::zero() } else { spec[o + c_n + c] };
-                    *zk = Complex::new(spec[o + c], im);
+                    *zk = if k == 0 || 2 * k == n {
+                        Complex::new(spec[o + c], T::zero())
+                    } else {
+                        Complex::new(spec[o + c] * interior, spec[o + c_n + c] * interior)
+                    };
                 }
                 plan.process_with_scratch(z, &mut tile[l * n..(l + 1) * n], scratch)
                     .expect("buffer sizes come from the plan and edge imaginary parts are zero");
             }
             // SAFETY: each (b, ·, c) lane is written by exactly one task, inside `y`.
-            unsafe { scatter_tile(&dst, &lay, b, c0, width, tile, n, post) };
+            unsafe { scatter_tile(&dst, &lay, b, c0, width, tile, n, scale) };
         },
     );
     // SAFETY: the tasks above wrote all `len` elements (each lane once).
@@ -200,13 +186,12 @@ pub(crate) fn spectral_mixing<T: FftFloat>(x: &Tensor<T>, weights: &Tensor<T>, l
     if lay.batch == 0 || n == 0 || modes == 0 || o_n == 0 {
         return Ok(Tensor::zeros(&out_lay.shape()));
     }
-    let ones = vec![T::one(); modes];
-    let xs = lanes_rfft(x.data(), lay, modes, &ones, true);
+    let xs = lanes_rfft(x.data(), lay, modes, T::one(), T::one());
     let packed = pack_weights(weights.data(), i_n, o_n, m_w, modes);
     let b_n = lay.batch;
     let mut ys = vec![T::zero(); modes * b_n * 2 * o_n];
     per_mode_gemm(modes, (b_n, 2 * o_n, 2 * i_n), &xs, (2 * i_n as isize, 1), &packed, (2 * o_n as isize, 1), &mut ys);
-    let y = lanes_irfft(&ys, out_lay, modes, T::one() / T::of(n as f64));
+    let y = lanes_irfft(&ys, out_lay, modes, T::one() / T::of(n as f64), T::one());
     let value = Tensor::from_vec(y, &out_lay.shape())?;
     if !Tensor::any_tracked(&[x, weights]) {
         return Ok(value);
@@ -235,9 +220,7 @@ impl<T: FftFloat> Backward<T> for MixingBackward<T> {
         let (n, b_n, modes, i_n, o_n) = (self.lay.len, self.lay.batch, self.modes, self.i_n, self.o_n);
         // adjoint of y = c2r(Y)/N: dY_k = (c_k / N)·rfft(g)_k, c = 1 at DC and Nyquist, 2 elsewhere,
         // with Im(DC), Im(Nyquist) exactly 0 (they never influence y).
-        let scale: Vec<T> =
-            (0..modes).map(|k| T::of(if k == 0 || 2 * k == n { 1.0 } else { 2.0 } / n as f64)).collect();
-        let gy = lanes_rfft(g.data(), self.out_lay, modes, &scale, true);
+        let gy = lanes_rfft(g.data(), self.out_lay, modes, T::one() / T::of(n as f64), T::of(2.0));
         let (r_in, r_out) = (2 * i_n, 2 * o_n);
         let gx = if needs[0] {
             // dX_k = dY_k · P_kᵀ   (B × 2O)·(2O × 2I)
@@ -252,13 +235,8 @@ impl<T: FftFloat> Backward<T> for MixingBackward<T> {
                 &mut gxs,
             );
             // adjoint of the truncated rfft: dx = c2r(Z), Z_0 = dX_0, Z_k = dX_k / 2, Z_{N/2} = dX_{N/2}
-            let half = T::of(0.5);
-            gxs.par_chunks_mut(b_n * r_in).enumerate().for_each(|(k, blk)| {
-                if k != 0 && 2 * k != n {
-                    blk.iter_mut().for_each(|v| *v *= half);
-                }
-            });
-            Some(Tensor::from_vec(lanes_irfft(&gxs, self.lay, modes, T::one()), &self.lay.shape())?)
+            let gx = lanes_irfft(&gxs, self.lay, modes, T::one(), T::of(0.5));
+            Some(Tensor::from_vec(gx, &self.lay.shape())?)
         } else {
             None
         };
@@ -388,7 +366,7 @@ mod tests {
             let (x, w, last) = case(b, n, i, o, m, true, 5);
             let first = Layout::channels_first(b, i, n);
             let modes = m.min(n / 2 + 1);
-            assert!(bin_major_rfft(x.data(), last, modes, &vec![1.0; modes], true).is_some(), "column path not taken");
+            assert!(rfft_lanes_bin_major(x.data(), (b, n, i), modes, 1.0, 1.0).is_some(), "column path not taken");
             let xt = x.permute(&[0, 2, 1]).unwrap();
             let tape = spectrans_tensor::Tape::new();
             let (px, pw) = (spectrans_tensor::Parameter::new(x.clone()), spectrans_tensor::Parameter::new(w.clone()));
