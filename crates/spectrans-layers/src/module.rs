@@ -97,23 +97,23 @@ impl<T: Float> Ctx<T> {
 
     /// Eval mode without a tape: pure inference, nothing recorded.
     pub fn inference() -> Self {
-        Ctx { tape: None, train: false, rng: Mutex::new(Rng::seed(0)), update_statistics: true }
+        Ctx::new(None, false, Rng::seed(0))
     }
 
     /// Eval mode (dropout off, running statistics used) recording on `tape`, for gradients of an
     /// evaluated model.
     pub fn eval_with_tape(tape: &Tape<T>) -> Self {
-        Ctx { tape: Some(tape.clone()), train: false, rng: Mutex::new(Rng::seed(0)), update_statistics: true }
+        Ctx::new(Some(tape), false, Rng::seed(0))
     }
 
     /// Train mode recording on `tape`, dropout drawn from a stream seeded by `seed`.
     pub fn train(tape: &Tape<T>, seed: u64) -> Self {
-        Ctx { tape: Some(tape.clone()), train: true, rng: Mutex::new(Rng::seed(seed)), update_statistics: true }
+        Ctx::new(Some(tape), true, Rng::seed(seed))
     }
 
     /// Train mode with an explicit random stream (for resumable training).
     pub fn train_with_rng(tape: &Tape<T>, rng: Rng) -> Self {
-        Ctx { tape: Some(tape.clone()), train: true, rng: Mutex::new(rng), update_statistics: true }
+        Ctx::new(Some(tape), true, rng)
     }
 
     /// This context, with the running statistics of batch normalisation left untouched: for the
