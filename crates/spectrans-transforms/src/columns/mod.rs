@@ -219,6 +219,18 @@ pub(crate) enum Spectrum {
     BinMajor,
 }
 
+/// One tile's work: lanes d0..d0+t of outer index o, in a tile of width w, reading `src` and
+/// writing the rows of those lanes in `out` (the whole output of `g`).
+struct TileJob<'a, F> {
+    src: &'a [F],
+    out: SharedOut<F>,
+    g: &'a Geometry<F>,
+    o: usize,
+    d0: usize,
+    t: usize,
+    w: usize,
+}
+
 /// Runs `tile(o, d0, t, scratch)` on every tile of `outer` × ⌈inner / w⌉, in parallel groups.
 fn for_each_tile<F: Float>(
     geometry: &Geometry<F>,
@@ -261,8 +273,9 @@ impl<F: Float> ColumnPlan<F> {
         let w = self.tile_width(g.outer, g.inner);
         let elements = src.len() + dst.len();
         for_each_tile(&g, w, self.m + 1, elements, |o, d0, t, a, b| {
+            let job = TileJob { src, out, g: &g, o, d0, t, w };
             // SAFETY: rows (o, ·, d0..d0+t) of `dst` belong to this tile only.
-            unsafe { r2c_tile(isa, self, src, out, &g, (o, d0, t, w), a, b) }
+            unsafe { r2c_tile(isa, self, &job, a, b) }
         });
         dst
     }
@@ -281,8 +294,9 @@ impl<F: Float> ColumnPlan<F> {
         let w = self.tile_width(g.outer, g.inner);
         let elements = src.len() / 2 + dst.len();
         for_each_tile(&g, w, self.m + 1, elements, |o, d0, t, a, b| {
+            let job = TileJob { src, out, g: &g, o, d0, t, w };
             // SAFETY: rows (o, ·, d0..d0+t) of `dst` belong to this tile only.
-            unsafe { c2r_tile(isa, self, src, out, &g, (o, d0, t, w), a, b) }
+            unsafe { c2r_tile(isa, self, &job, a, b) }
         });
         dst
     }
@@ -292,15 +306,8 @@ impl<F: Float> ColumnPlan<F> {
     /// # Safety
     /// No other thread may write rows (o, ·, d0..d0+t) of the output while this runs.
     #[inline(always)]
-    unsafe fn r2c_tile(
-        &self,
-        src: &[F],
-        out: SharedOut<F>,
-        g: &Geometry<F>,
-        (o, d0, t, w): (usize, usize, usize, usize),
-        a: &mut Tile<F>,
-        b: &mut Tile<F>,
-    ) {
+    unsafe fn r2c_tile(&self, job: &TileJob<'_, F>, a: &mut Tile<F>, b: &mut Tile<F>) {
+        let &TileJob { src, out, g, o, d0, t, w } = job;
         let (m, keep_in) = (self.m, g.len_in.min(self.n));
         // a full tile without padding is read in place by the first pass; otherwise it is
         // packed into `a` (rows 2j and 2j+1 as the planes of row j, zero beyond the input)
@@ -345,15 +352,8 @@ impl<F: Float> ColumnPlan<F> {
     /// # Safety
     /// No other thread may write rows (o, ·, d0..d0+t) of the output while this runs.
     #[inline(always)]
-    unsafe fn c2r_tile(
-        &self,
-        src: &[F],
-        out: SharedOut<F>,
-        g: &Geometry<F>,
-        (o, d0, t, w): (usize, usize, usize, usize),
-        a: &mut Tile<F>,
-        b: &mut Tile<F>,
-    ) {
+    unsafe fn c2r_tile(&self, job: &TileJob<'_, F>, a: &mut Tile<F>, b: &mut Tile<F>) {
+        let &TileJob { src, out, g, o, d0, t, w } = job;
         let (m, keep_in) = (self.m, g.len_in.min(self.m + 1));
         // the spectrum X_0..X_m into b (rows of w lanes): edges real, interior bins scaled
         for k in 0..=m {
@@ -469,7 +469,20 @@ fn isa() -> Isa {
     })
 }
 
-/// Defines `$name`, which runs the `#[inline(always)]` method `$method` of [`ColumnPlan`]
+/// Defines `$variant`, the `#[inline(always)]` tile method `$method` of [`ColumnPlan`] compiled
+/// with the target features `$features`.
+#[cfg(target_arch = "x86_64")]
+macro_rules! compiled_with {
+    ($features:literal, $variant:ident, $method:ident) => {
+        #[target_feature(enable = $features)]
+        unsafe fn $variant<F: Float>(plan: &ColumnPlan<F>, job: &TileJob<'_, F>, a: &mut Tile<F>, b: &mut Tile<F>) {
+            // SAFETY: forwarded from the caller.
+            unsafe { plan.$method(job, a, b) }
+        }
+    };
+}
+
+/// Defines `$name`, which runs the `#[inline(always)]` tile method `$method` of [`ColumnPlan`]
 /// compiled for a given vector extension (AVX-512 or AVX2 + FMA on x86-64, else the baseline).
 macro_rules! multiversioned {
     ($name:ident, $method:ident) => {
@@ -477,57 +490,27 @@ macro_rules! multiversioned {
         ///
         /// # Safety
         /// As the method it runs, and `isa` must be available on this CPU (at most [`isa()`]).
-        #[allow(clippy::too_many_arguments)]
         unsafe fn $name<F: Float>(
             isa: Isa,
             plan: &ColumnPlan<F>,
-            src: &[F],
-            out: SharedOut<F>,
-            g: &Geometry<F>,
-            at: (usize, usize, usize, usize),
+            job: &TileJob<'_, F>,
             a: &mut Tile<F>,
             b: &mut Tile<F>,
         ) {
             #[cfg(target_arch = "x86_64")]
             {
-                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn avx512<F: Float>(
-                    plan: &ColumnPlan<F>,
-                    src: &[F],
-                    out: SharedOut<F>,
-                    g: &Geometry<F>,
-                    at: (usize, usize, usize, usize),
-                    a: &mut Tile<F>,
-                    b: &mut Tile<F>,
-                ) {
-                    // SAFETY: forwarded from the caller.
-                    unsafe { plan.$method(src, out, g, at, a, b) }
-                }
-                #[target_feature(enable = "avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn avx2<F: Float>(
-                    plan: &ColumnPlan<F>,
-                    src: &[F],
-                    out: SharedOut<F>,
-                    g: &Geometry<F>,
-                    at: (usize, usize, usize, usize),
-                    a: &mut Tile<F>,
-                    b: &mut Tile<F>,
-                ) {
-                    // SAFETY: forwarded from the caller.
-                    unsafe { plan.$method(src, out, g, at, a, b) }
-                }
+                compiled_with!("avx512f,avx512vl,avx2,fma", avx512, $method);
+                compiled_with!("avx2,fma", avx2, $method);
                 match isa {
                     // SAFETY: the caller guarantees the features; the rest is the caller's too.
-                    Isa::Avx512 => return unsafe { avx512(plan, src, out, g, at, a, b) },
+                    Isa::Avx512 => return unsafe { avx512(plan, job, a, b) },
                     // SAFETY: as above.
-                    Isa::Avx2 => return unsafe { avx2(plan, src, out, g, at, a, b) },
+                    Isa::Avx2 => return unsafe { avx2(plan, job, a, b) },
                     Isa::Baseline => {}
                 }
             }
             // SAFETY: forwarded from the caller.
-            unsafe { plan.$method(src, out, g, at, a, b) }
+            unsafe { plan.$method(job, a, b) }
         }
     };
 }
