@@ -62,6 +62,11 @@ fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
     }
 }
 
+/// An interleaved-spectrum geometry.
+fn interleaved<F>(outer: usize, inner: usize, (len_in, len_out): (usize, usize), scale: F, interior: F) -> Geometry<F> {
+    Geometry { outer, inner, len_in, len_out, scale, interior, spectrum: Spectrum::Interleaved }
+}
+
 /// Geometries covering every radix, partial and multiple tiles, padding and truncation on both
 /// sides, and the scaling of both directions.
 const CASES: &[(usize, usize, usize, usize, usize)] = &[
@@ -86,21 +91,12 @@ fn forward_matches_the_naive_dft() {
         for (len_in, len_out) in
             [(n + extra_in, n / 2 + 1 + extra_out), (n - extra_in.min(n - 1), n / 2 + 1 - extra_out.min(n / 2))]
         {
-            let g =
-                Geometry { outer, inner, len_in, len_out, scale: 0.5, interior: 2.0, spectrum: Spectrum::Interleaved };
+            let g = interleaved(outer, inner, (len_in, len_out), 0.5, 2.0);
             let src = random(outer * len_in * inner, i as u64);
             let plan = column_plan::<f64>(n, false).expect("a column length");
             let got = plan.r2c(&src, g);
             assert_close(&got, &naive_r2c(&src, &g, n), 1e-12, &format!("r2c n={n} {len_in}→{len_out} inner={inner}"));
-            let g32 = Geometry {
-                outer,
-                inner,
-                len_in,
-                len_out,
-                scale: 0.5f32,
-                interior: 2.0,
-                spectrum: Spectrum::Interleaved,
-            };
+            let g32 = interleaved(outer, inner, (len_in, len_out), 0.5f32, 2.0);
             let src32: Vec<f32> = src.iter().map(|&v| v as f32).collect();
             let got32: Vec<f64> =
                 column_plan::<f32>(n, false).unwrap().r2c(&src32, g32).iter().map(|&v| v as f64).collect();
@@ -116,8 +112,7 @@ fn inverse_matches_the_naive_dft() {
         for (len_in, len_out) in
             [(bins + extra_in, n + extra_out), (bins - extra_in.min(bins - 1), n - extra_out.min(n - 1))]
         {
-            let g =
-                Geometry { outer, inner, len_in, len_out, scale: 0.25, interior: 0.5, spectrum: Spectrum::Interleaved };
+            let g = interleaved(outer, inner, (len_in, len_out), 0.25, 0.5);
             // random imaginary parts on DC and Nyquist too: they must be ignored
             let src = random(outer * len_in * inner * 2, 100 + i as u64);
             let plan = column_plan::<f64>(n, true).expect("a column length");
@@ -138,26 +133,24 @@ fn plans_exist_for_even_lengths_with_small_prime_factors_only() {
     assert!(Arc::ptr_eq(&column_plan::<f32>(24, true).unwrap(), &column_plan::<f32>(24, true).unwrap()));
 }
 
+/// Results do not depend on the thread count, even where the tile width does (one long row of
+/// 64 lanes is split into narrower tiles so that every thread gets one).
 #[test]
 fn parallel_groups_give_the_same_bits_as_one_thread() {
-    let (outer, n, inner) = (8, 256, 96);
-    let g = Geometry {
-        outer,
-        inner,
-        len_in: n,
-        len_out: n / 2 + 1,
-        scale: 1.0,
-        interior: 1.0,
-        spectrum: Spectrum::Interleaved,
-    };
-    let src: Vec<f32> = random(outer * n * inner, 7).iter().map(|&v| v as f32).collect();
-    assert!(src.len() * 2 >= crate::lanes::PAR_MIN_ELEMENTS, "the case must reach the parallel path");
-    let plan = column_plan::<f32>(n, false).unwrap();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    let serial = pool.install(|| plan.r2c(&src, g));
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
-    let parallel = pool.install(|| plan.r2c(&src, g));
-    assert_eq!(serial, parallel);
+    for (outer, n, inner) in [(8, 256, 96), (1, 4096, 64)] {
+        let g = interleaved(outer, inner, (n, n / 2 + 1), 1.0f32, 1.0);
+        let src: Vec<f32> = random(outer * n * inner, 7).iter().map(|&v| v as f32).collect();
+        assert!(src.len() * 2 >= crate::lanes::PAR_MIN_ELEMENTS, "the case must reach the parallel path");
+        let plan = column_plan::<f32>(n, false).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let (serial, w1) = pool.install(|| (plan.r2c(&src, g), plan.tile_width(outer, inner)));
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let (parallel, w3) = pool.install(|| (plan.r2c(&src, g), plan.tile_width(outer, inner)));
+        assert_eq!(serial, parallel, "n={n}");
+        if outer == 1 {
+            assert!(w3 < w1, "the long case must narrow its tiles for 3 threads ({w1} vs {w3})");
+        }
+    }
 }
 
 /// rfft/irfft along the middle axis of a (B, N, D) tensor with D ≥ [`MIN_INNER`] take the column
@@ -186,15 +179,7 @@ fn every_vector_extension_gives_the_same_bits() {
         [Isa::Avx512, Isa::Avx2, Isa::Baseline].into_iter().filter(|&i| i as u8 >= isa() as u8).collect();
     assert!(available.contains(&Isa::Baseline));
     for &(outer, n, inner) in &[(2, 100, 70), (1, 48, 33), (3, 30, 9)] {
-        let g = Geometry {
-            outer,
-            inner,
-            len_in: n,
-            len_out: n / 2 + 1,
-            scale: 1.0f32,
-            interior: 1.0,
-            spectrum: Spectrum::Interleaved,
-        };
+        let g = interleaved(outer, inner, (n, n / 2 + 1), 1.0f32, 1.0);
         let src: Vec<f32> = random(outer * n * inner, 3).iter().map(|&v| v as f32).collect();
         let (fwd, inv) = (column_plan::<f32>(n, false).unwrap(), column_plan::<f32>(n, true).unwrap());
         let spectra: Vec<Vec<f32>> = available.iter().map(|&i| fwd.r2c_on(i, &src, g)).collect();
@@ -210,15 +195,7 @@ fn every_vector_extension_gives_the_same_bits() {
 fn bin_major_layout_matches_interleaved() {
     for &(outer, n, inner, bins) in &[(2, 12, 5, 7), (3, 100, 70, 32), (1, 16, 16, 3), (2, 30, 9, 20)] {
         let src = random(outer * n * inner, 11);
-        let g = Geometry {
-            outer,
-            inner,
-            len_in: n,
-            len_out: bins,
-            scale: 0.5,
-            interior: 2.0,
-            spectrum: Spectrum::Interleaved,
-        };
+        let g = interleaved(outer, inner, (n, bins), 0.5, 2.0);
         let inter = column_plan::<f64>(n, false).unwrap().r2c(&src, g);
         let binmaj = crate::plan::rfft_lanes_bin_major(&src, (outer, n, inner), bins, 0.5, 2.0).unwrap();
         for k in 0..bins {
