@@ -142,14 +142,11 @@ pub fn rfft_lanes_bin_major<T: FftFloat>(
     scale: T,
     interior: T,
 ) -> Option<Vec<T>> {
-    use crate::columns::{column_plan, Geometry, Spectrum, MIN_INNER};
-    if inner < MIN_INNER || x.len() != outer * n * inner {
+    use crate::columns::{try_r2c, Geometry, Spectrum};
+    if x.len() != outer * n * inner {
         return None;
     }
-    let plan = column_plan::<T>(n, false)?;
-    Some(
-        plan.r2c(x, Geometry { outer, inner, len_in: n, len_out: bins, scale, interior, spectrum: Spectrum::BinMajor }),
-    )
+    try_r2c(n, x, Geometry { outer, inner, len_in: n, len_out: bins, scale, interior, spectrum: Spectrum::BinMajor })
 }
 
 /// The inverse of [`rfft_lanes_bin_major`]: bins 0..`bins` laid out bin-major (higher bins zero,
@@ -163,17 +160,11 @@ pub fn irfft_lanes_bin_major<T: FftFloat>(
     scale: T,
     interior: T,
 ) -> Option<Vec<T>> {
-    use crate::columns::{column_plan, Geometry, Spectrum, MIN_INNER};
-    if inner < MIN_INNER || spec.len() != bins * outer * 2 * inner {
+    use crate::columns::{try_c2r, Geometry, Spectrum};
+    if spec.len() != bins * outer * 2 * inner {
         return None;
     }
-    let plan = column_plan::<T>(n, true)?;
-    Some(
-        plan.c2r(
-            spec,
-            Geometry { outer, inner, len_in: bins, len_out: n, scale, interior, spectrum: Spectrum::BinMajor },
-        ),
-    )
+    try_c2r(n, spec, Geometry { outer, inner, len_in: bins, len_out: n, scale, interior, spectrum: Spectrum::BinMajor })
 }
 
 /// A computation over a flat buffer, written once for every [`FftFloat`].

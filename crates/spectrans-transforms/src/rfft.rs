@@ -48,14 +48,10 @@ pub(crate) struct C2r {
 impl Kernel for R2c {
     fn run<F: FftFloat>(&self, src: &[F]) -> Vec<F> {
         let R2c { outer, inner, len_in, n, len_out, scale, interior } = *self;
-        if inner >= columns::MIN_INNER {
-            if let Some(plan) = columns::column_plan::<F>(n, false) {
-                let (scale, interior) = (F::of(scale), F::of(interior));
-                return plan.r2c(
-                    src,
-                    Geometry { outer, inner, len_in, len_out, scale, interior, spectrum: Spectrum::Interleaved },
-                );
-            }
+        let (s, i) = (F::of(scale), F::of(interior));
+        let g = Geometry { outer, inner, len_in, len_out, scale: s, interior: i, spectrum: Spectrum::Interleaved };
+        if let Some(out) = columns::try_r2c(n, src, g) {
+            return out;
         }
         let fft = plan::real_fft::<F>(n);
         let bins = n / 2 + 1;
@@ -112,14 +108,10 @@ impl Kernel for R2c {
 impl Kernel for C2r {
     fn run<F: FftFloat>(&self, src: &[F]) -> Vec<F> {
         let C2r { outer, inner, len_in, n, len_out, scale, interior } = *self;
-        if inner >= columns::MIN_INNER {
-            if let Some(plan) = columns::column_plan::<F>(n, true) {
-                let (scale, interior) = (F::of(scale), F::of(interior));
-                return plan.c2r(
-                    src,
-                    Geometry { outer, inner, len_in, len_out, scale, interior, spectrum: Spectrum::Interleaved },
-                );
-            }
+        let (s, i) = (F::of(scale), F::of(interior));
+        let g = Geometry { outer, inner, len_in, len_out, scale: s, interior: i, spectrum: Spectrum::Interleaved };
+        if let Some(out) = columns::try_c2r(n, src, g) {
+            return out;
         }
         let fft = plan::real_ifft::<F>(n);
         let bins = n / 2 + 1;

@@ -177,6 +177,20 @@ fn with_scratch<F: Float, R>(len: usize, f: impl FnOnce(&mut Tile<F>, &mut Tile<
     result
 }
 
+/// The real-to-complex transform of length `n` of every lane of `src` on this module's path, or
+/// `None` when the path does not apply (fewer than [`MIN_INNER`] lanes per row, or a length
+/// [`column_plan`] rejects): the caller then uses the per-lane kernels.
+pub(crate) fn try_r2c<F: Float>(n: usize, src: &[F], g: Geometry<F>) -> Option<Vec<F>> {
+    let plan = (g.inner >= MIN_INNER).then(|| column_plan::<F>(n, false)).flatten()?;
+    Some(plan.r2c(src, g))
+}
+
+/// The complex-to-real inverse of length `n` on this module's path, or `None` (see [`try_r2c`]).
+pub(crate) fn try_c2r<F: Float>(n: usize, src: &[F], g: Geometry<F>) -> Option<Vec<F>> {
+    let plan = (g.inner >= MIN_INNER).then(|| column_plan::<F>(n, true)).flatten()?;
+    Some(plan.c2r(src, g))
+}
+
 type PlanCache = Mutex<HashMap<(std::any::TypeId, usize, bool), Arc<dyn Any + Send + Sync>>>;
 
 /// The cached column plan of length `n` and direction, or `None` when `n` is odd or n/2 has a
