@@ -9,7 +9,7 @@ use spectrans_tensor::{Reduction, Rng, Tensor};
 
 use crate::error::{Result, TrainError};
 use crate::metrics::accuracy;
-use crate::trainer::{OptimizerConfig, RunConfig, ScheduleConfig, Task, TaskConfig};
+use crate::trainer::{RunConfig, Task, TaskConfig};
 
 /// Data and model of the `classify` task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,30 +45,18 @@ pub(crate) fn preset_default() -> RunConfig {
         Ok(ModelConfig::Transformer(c)) => c,
         other => unreachable!("the built-in classify config parses: {:?}", other.err()),
     };
-    RunConfig {
-        task: TaskConfig::Classify(ClassifyConfig {
-            n_train: 2000,
-            n_test: 500,
-            seq_len: 64,
-            band_width: 4,
-            distractor: 0.6,
-            noise: 0.5,
-            levels: 32,
-            data_seed: 99,
-            model,
-        }),
-        preset: "default".into(),
-        seed: 0,
-        epochs: 10,
-        batch_size: 32,
-        optimizer: OptimizerConfig { kind: "adamw".into(), lr: 2e-3, weight_decay: 0.01 },
-        schedule: ScheduleConfig::WarmupCosine { warmup_steps: 30, min_lr: 1e-4 },
-        grad_clip: Some(1.0),
-        eval_every: 1,
-        checkpoint_every: 5,
-        keep_checkpoints: 3,
-        log_every: 10,
-    }
+    let task = TaskConfig::Classify(ClassifyConfig {
+        n_train: 2000,
+        n_test: 500,
+        seq_len: 64,
+        band_width: 4,
+        distractor: 0.6,
+        noise: 0.5,
+        levels: 32,
+        data_seed: 99,
+        model,
+    });
+    super::sequence_preset(task, 10, 2e-3, 30, 1, 5)
 }
 
 /// `n` labelled sequences (tokens row-major, labels) drawn from `seed`.

@@ -12,7 +12,7 @@ use spectrans_tensor::{Reduction, Rng, Tensor};
 use super::Resources;
 use crate::error::{Result, TrainError};
 use crate::metrics::{bits_per_char, perplexity};
-use crate::trainer::{OptimizerConfig, RunConfig, ScheduleConfig, Task, TaskConfig};
+use crate::trainer::{RunConfig, Task, TaskConfig};
 
 /// Data and model of the `lm` task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,27 +41,15 @@ pub(crate) fn preset_default() -> RunConfig {
         Ok(ModelConfig::Decoder(c)) => FnoDecoderConfig { vocab_size: 0, ..c },
         other => unreachable!("the built-in lm config parses: {:?}", other.err()),
     };
-    RunConfig {
-        task: TaskConfig::Lm(LmConfig {
-            corpus: "shakespeare".into(),
-            seq_len: 128,
-            val_fraction: 0.1,
-            eval_windows: 256,
-            steps_per_epoch: 100,
-            model,
-        }),
-        preset: "default".into(),
-        seed: 0,
-        epochs: 12,
-        batch_size: 32,
-        optimizer: OptimizerConfig { kind: "adamw".into(), lr: 1e-2, weight_decay: 0.01 },
-        schedule: ScheduleConfig::WarmupCosine { warmup_steps: 50, min_lr: 1e-4 },
-        grad_clip: Some(1.0),
-        eval_every: 2,
-        checkpoint_every: 2,
-        keep_checkpoints: 3,
-        log_every: 10,
-    }
+    let task = TaskConfig::Lm(LmConfig {
+        corpus: "shakespeare".into(),
+        seq_len: 128,
+        val_fraction: 0.1,
+        eval_windows: 256,
+        steps_per_epoch: 100,
+        model,
+    });
+    super::sequence_preset(task, 12, 1e-2, 50, 2, 2)
 }
 
 /// The task: the tokenised corpus split into train and validation, and the decoder.
