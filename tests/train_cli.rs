@@ -329,6 +329,7 @@ fn bad_options_are_one_line_errors() {
         (vec!["train", "classify", "--time-steps", "9"], "--time-steps does not apply"),
         (vec!["train", "lm", "--n-test", "9"], "--n-test does not apply"),
         (vec!["train", "lm", "--resolution-fine", "64"], "--resolution-fine does not apply"),
+        (vec!["train", "burgers", "--seq-len", "8"], "--seq-len does not apply to the burgers task"),
         (vec!["train", "burgers", "--resolution", "100"], "--resolution"),
         (vec!["train", "burgers", "--batch-size", "0"], "batch_size"),
         (vec!["eval", "--model", "/nonexistent/model"], "training.json"),

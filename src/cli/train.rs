@@ -165,7 +165,22 @@ fn configure(a: &TrainArgs) -> Result<(RunConfig, Vec<&'static str>), String> {
     set!(a.checkpoint_every, "--checkpoint-every", c.checkpoint_every);
     set!(a.keep_checkpoints, "--keep-checkpoints", c.keep_checkpoints);
     set!(a.log_every, "--log-every", c.log_every);
-    let wrong = |flag: &str| Err(format!("{flag} does not apply to the {} task", task_name(a.task)));
+    // task-specific options, with the tasks they apply to: any other task rejects them
+    let task = task_name(a.task);
+    let specific: [(&str, bool, &[&str]); 9] = [
+        ("--data-dir", a.data_dir.is_some(), &["burgers"]),
+        ("--resolution", a.resolution.is_some(), &["burgers"]),
+        ("--resolution-fine", a.resolution_fine.is_some(), &["burgers"]),
+        ("--time-steps", a.time_steps.is_some(), &["burgers"]),
+        ("--n-train", a.n_train.is_some(), &["burgers", "classify"]),
+        ("--n-test", a.n_test.is_some(), &["burgers", "classify"]),
+        ("--seq-len", a.seq_len.is_some(), &["classify", "lm"]),
+        ("--steps-per-epoch", a.steps_per_epoch.is_some(), &["lm"]),
+        ("--corpus", a.corpus.is_some(), &["lm"]),
+    ];
+    if let Some((flag, ..)) = specific.iter().find(|(_, given, tasks)| *given && !tasks.contains(&task)) {
+        return Err(format!("{flag} does not apply to the {task} task"));
+    }
     match &mut c.task {
         TaskConfig::Burgers(b) => {
             set!(a.data_dir, "--data-dir", b.data_dir);
@@ -183,15 +198,6 @@ fn configure(a: &TrainArgs) -> Result<(RunConfig, Vec<&'static str>), String> {
                 b.subsample = b.resolution_fine / s;
                 given.push("--resolution");
             }
-            for (flag, set) in [
-                ("--seq-len", a.seq_len.is_some()),
-                ("--steps-per-epoch", a.steps_per_epoch.is_some()),
-                ("--corpus", a.corpus.is_some()),
-            ] {
-                if set {
-                    return wrong(flag);
-                }
-            }
         }
         TaskConfig::Classify(k) => {
             set!(a.n_train, "--n-train", k.n_train);
@@ -202,18 +208,6 @@ fn configure(a: &TrainArgs) -> Result<(RunConfig, Vec<&'static str>), String> {
             if let Some(n) = a.seq_len {
                 (k.seq_len, k.model.max_sequence_length) = (n, n);
                 given.push("--seq-len");
-            }
-            for (flag, set) in [
-                ("--data-dir", a.data_dir.is_some()),
-                ("--resolution", a.resolution.is_some()),
-                ("--resolution-fine", a.resolution_fine.is_some()),
-                ("--time-steps", a.time_steps.is_some()),
-                ("--corpus", a.corpus.is_some()),
-                ("--steps-per-epoch", a.steps_per_epoch.is_some()),
-            ] {
-                if set {
-                    return wrong(flag);
-                }
             }
         }
         TaskConfig::Lm(l) => {
@@ -228,18 +222,6 @@ fn configure(a: &TrainArgs) -> Result<(RunConfig, Vec<&'static str>), String> {
             if let Some(p) = &a.corpus {
                 l.corpus = p.display().to_string();
                 given.push("--corpus");
-            }
-            for (flag, set) in [
-                ("--data-dir", a.data_dir.is_some()),
-                ("--resolution", a.resolution.is_some()),
-                ("--resolution-fine", a.resolution_fine.is_some()),
-                ("--time-steps", a.time_steps.is_some()),
-                ("--n-train", a.n_train.is_some()),
-                ("--n-test", a.n_test.is_some()),
-            ] {
-                if set {
-                    return wrong(flag);
-                }
             }
         }
     }
