@@ -2,37 +2,16 @@
 //! problem (field, shape, id, tensor or file). Plus the command line: one `error: ` line on stderr
 //! and a non-zero exit for each failure.
 
+mod common;
+
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use spectrans::layers::{Ctx, Module};
 use spectrans::models::io::serialize_tensors;
 use spectrans::models::{load_folder, save_folder, FNOEncoder, FnoEncoderConfig, Input, Model, ModelConfig};
 use spectrans::tensor::{DType, Tensor};
-
-/// A scratch folder removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("spectrans-bad-inputs-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 type Outcome = Result<(), String>;
 /// A named bad input, its action, and the words its error message must contain.
@@ -87,7 +66,7 @@ fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
 
 /// A valid encoder folder (saved by this crate) whose weights file is then replaced by `weights`.
 fn folder_with_weights(tag: &str, weights: &[u8]) -> Outcome {
-    let dir = TempDir::new(tag);
+    let dir = common::TempDir::new("bad-inputs", tag);
     save_folder(&build(ENCODER).unwrap(), &dir.0).unwrap();
     std::fs::write(dir.path("model.safetensors"), weights).unwrap();
     load_folder::<f32>(&dir.0).map(|_| ()).map_err(|e| e.to_string())
@@ -374,7 +353,7 @@ fn cases() -> Vec<Case> {
         case(
             "missing config.json",
             || {
-                let dir = TempDir::new("no-config");
+                let dir = common::TempDir::new("bad-inputs", "no-config");
                 std::fs::write(dir.path("model.safetensors"), valid_weights()).unwrap();
                 load_folder::<f32>(&dir.0).map(|_| ()).map_err(|e| e.to_string())
             },
@@ -383,7 +362,7 @@ fn cases() -> Vec<Case> {
         case(
             "missing model.safetensors",
             || {
-                let dir = TempDir::new("no-weights");
+                let dir = common::TempDir::new("bad-inputs", "no-weights");
                 std::fs::write(dir.path("config.json"), ENCODER).unwrap();
                 load_folder::<f32>(&dir.0).map(|_| ()).map_err(|e| e.to_string())
             },
@@ -392,7 +371,7 @@ fn cases() -> Vec<Case> {
         case(
             "invalid config.json in a folder names the file",
             || {
-                let dir = TempDir::new("bad-config");
+                let dir = common::TempDir::new("bad-inputs", "bad-config");
                 std::fs::write(dir.path("config.json"), r#"{"model_type": "fno_encoder", "modes": 0}"#).unwrap();
                 std::fs::write(dir.path("model.safetensors"), valid_weights()).unwrap();
                 load_folder::<f32>(&dir.0).map(|_| ()).map_err(|e| e.to_string())
@@ -433,15 +412,7 @@ fn every_bad_input_is_a_named_error_not_a_panic() {
 
 /// Runs `spectrans forward`; returns the exit status success flag and stderr.
 fn cli_forward(model: &Path, input: &Path, out: &Path) -> (bool, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_spectrans"))
-        .args(["forward", "--model"])
-        .arg(model)
-        .arg("--input")
-        .arg(input)
-        .arg("--output")
-        .arg(out)
-        .output()
-        .unwrap();
+    let o = common::forward(model, input, out, &[]);
     (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
@@ -451,7 +422,7 @@ fn write_input(path: &Path, floats: &[(String, Tensor<f32>)], ints: &[(String, V
 
 #[test]
 fn cli_failures_print_one_error_line_and_exit_non_zero() {
-    let dir = TempDir::new("cli");
+    let dir = common::TempDir::new("bad-inputs", "cli");
     let model = dir.path("model");
     save_folder(&build(CLASSIFIER).unwrap(), &model).unwrap();
     let corrupt = dir.path("corrupt");

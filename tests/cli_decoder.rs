@@ -3,23 +3,17 @@
 //! logits at positions ≤ t unchanged; `spectrans generate` samples from a saved char-level decoder,
 //! deterministically under a seed.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use spectrans::models::io::{read_tensors, serialize_tensors, write_atomic};
 use spectrans::models::{save_folder, CharTokenizer, Model, ModelConfig};
 use spectrans::tensor::{DType, Tensor};
 
 fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("spectrans-cli-decoder-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_spectrans"))
+    common::scratch("cli-decoder", tag)
 }
 
 const CONFIG: &str = r#"{"model_type": "fno_decoder", "vocab_size": 17, "hidden_dim": 8, "num_layers": 2,
@@ -33,19 +27,6 @@ fn write_ids(path: &Path, ids: &[i64], shape: [usize; 2]) {
     write_atomic(path, &bytes).unwrap();
 }
 
-fn forward(model: &Path, input: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
-    bin()
-        .args(["forward", "--model"])
-        .arg(model)
-        .arg("--input")
-        .arg(input)
-        .arg("--output")
-        .arg(output)
-        .args(extra)
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn config_only_folder_runs_with_init_seed_and_is_causal() {
     let dir = scratch("causal");
@@ -56,7 +37,7 @@ fn config_only_folder_runs_with_init_seed_and_is_causal() {
     let ids: Vec<i64> = (0..n as i64).map(|i| (i * 7 + 3) % 17).collect();
     write_ids(&dir.join("a.safetensors"), &ids, [1, n]);
 
-    let out = forward(&model, &dir.join("a.safetensors"), &dir.join("ya.safetensors"), &[]);
+    let out = common::forward(&model, &dir.join("a.safetensors"), &dir.join("ya.safetensors"), &[]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -69,7 +50,7 @@ fn config_only_folder_runs_with_init_seed_and_is_causal() {
         }
         write_ids(&dir.join("b.safetensors"), &changed, [1, n]);
         for (input, output) in [("a", "ya"), ("b", "yb")] {
-            let o = forward(
+            let o = common::forward(
                 &model,
                 &dir.join(format!("{input}.safetensors")),
                 &dir.join(format!("{output}.safetensors")),
@@ -97,7 +78,7 @@ fn generate_samples_text_from_a_saved_decoder() {
     save_folder(&model, &dir).unwrap();
     tok.save(&dir).unwrap();
     let run = |seed: &str| {
-        let o = bin()
+        let o = common::spectrans()
             .args(["generate", "--model"])
             .arg(&dir)
             .args([
@@ -122,7 +103,7 @@ fn generate_samples_text_from_a_saved_decoder() {
     assert_eq!(a.trim_end_matches('\n').chars().count(), "to be".len() + 12);
     assert!(a.chars().filter(|c| *c != '\n').all(|c| text.contains(c)));
     assert_eq!(a, run("1"), "same seed, same text");
-    let o = bin().args(["generate", "--model"]).arg(&dir).args(["--prompt", "xyz"]).output().unwrap();
+    let o = common::spectrans().args(["generate", "--model"]).arg(&dir).args(["--prompt", "xyz"]).output().unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("'x'"));
     std::fs::remove_dir_all(&dir).unwrap();

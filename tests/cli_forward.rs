@@ -5,30 +5,13 @@
 //! relative error ≤ 1e-5 in f32, ≤ 1e-6 with `--dtype f64` (the output file is F32, so its own
 //! rounding, ~6e-8, is the floor).
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use spectrans::models::io::{read_tensors, serialize_tensors, TensorFile};
 use spectrans::tensor::{DType, Tensor};
-
-/// A scratch folder removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("spectrans-cli-forward-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Writes `dir/model/{config.json, model.safetensors}` and `dir/input.safetensors` from a fixture.
 fn export_fixture(fx: &TensorFile<f64>, dir: &Path) -> (PathBuf, PathBuf) {
@@ -82,16 +65,7 @@ fn rel_err(ours: &Tensor<f64>, reference: &Tensor<f64>) -> f64 {
 
 /// Runs `spectrans forward` and returns the `output` tensor it wrote.
 fn run_forward(model: &Path, input: &Path, output: &Path, dtype: &str) -> Tensor<f64> {
-    let out = Command::new(env!("CARGO_BIN_EXE_spectrans"))
-        .args(["forward", "--model"])
-        .arg(model)
-        .arg("--input")
-        .arg(input)
-        .arg("--output")
-        .arg(output)
-        .args(["--dtype", dtype])
-        .output()
-        .unwrap();
+    let out = common::forward(model, input, output, &["--dtype", dtype]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "spectrans forward failed ({dtype}): {stderr}");
     assert!(!stderr.contains("error"), "no error reported on success: {stderr}");
@@ -113,7 +87,7 @@ fn golden_models_through_the_cli() {
             continue;
         }
         let stem = path.file_stem().unwrap().to_string_lossy().to_string();
-        let tmp = TempDir::new(&stem);
+        let tmp = common::TempDir::new("cli-forward", &stem);
         let (model, input) = export_fixture(&fx, &tmp.0);
         let reference = &fx.floats["output"];
         let e32 = rel_err(&run_forward(&model, &input, &tmp.0.join("out32.safetensors"), "f32"), reference);

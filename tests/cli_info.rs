@@ -2,18 +2,15 @@
 //! D 16, 2 layers, modes 4, 3 classes, L 32): FNOTransformer 8 595, FNOEncoder 6 944, FNODecoder
 //! (causal false) 10 244, and 3 456 per block.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
 use spectrans::models::{save_folder, Model, ModelConfig};
 
 fn info(config: &str, tag: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("spectrans-cli-info-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::TempDir::new("cli-info", tag);
     let model = Model::<f32>::from_config(&ModelConfig::from_json(config).unwrap(), 0).unwrap();
-    save_folder(&model, &dir).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_spectrans")).args(["info", "--model"]).arg(&dir).output().unwrap();
-    let _ = std::fs::remove_dir_all(PathBuf::from(&dir));
+    save_folder(&model, &dir.0).unwrap();
+    let out = common::spectrans().args(["info", "--model"]).arg(&dir.0).output().unwrap();
     assert!(out.status.success(), "spectrans info failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }

@@ -3,21 +3,17 @@
 //! the uninterrupted loss curve exactly, a NaN stops cleanly with the previous checkpoint
 //! loadable, and killing the process at any time leaves a loadable `latest` checkpoint.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
 use spectrans_layers::Module;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_spectrans"));
-    c.env_remove("RUST_BACKTRACE");
-    c
-}
-
 fn spectrans(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the spectrans binary runs")
+    common::spectrans().args(args).output().expect("the spectrans binary runs")
 }
 
 fn ok(args: &[&str]) -> String {
@@ -32,10 +28,7 @@ fn ok(args: &[&str]) -> String {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("spectrans-train-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("train", name)
 }
 
 /// Tiny Burgers settings: 40 train / 10 test samples at s = 32, 4 steps per epoch.
@@ -215,8 +208,12 @@ fn killing_the_process_at_any_time_leaves_a_loadable_latest_checkpoint() {
     // a resumed run may only change --epochs / --max-steps: pass nothing else, or it exits at once
     let resume = ["train", "burgers", "--out", run.to_str().unwrap(), "--resume", "--threads", "2"];
     for delay_ms in [150u64, 300, 450, 650, 900] {
-        let mut child =
-            bin().args(resume).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let mut child = common::spectrans()
+            .args(resume)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
         assert!(child.try_wait().unwrap().is_none(), "the resumed run ended before the kill at {delay_ms} ms");
         child.kill().unwrap();
