@@ -82,5 +82,10 @@ impl TrainError {
     }
 }
 
+/// `map_err` adapter: an I/O failure at `path` as [`TrainError::Io`].
+pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |e| TrainError::io(path, e)
+}
+
 /// Result alias used throughout the crate.
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;

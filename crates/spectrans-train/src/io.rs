@@ -108,7 +108,7 @@ pub(crate) fn read_tensor<T: Float>(
 /// leaves any previous file intact.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(crate::error::io_err(dir))?;
     }
     Ok(spectrans_models::io::write_atomic(path, bytes)?)
 }

@@ -110,7 +110,7 @@ impl<T: Float> OptimState<T> {
     /// Reads a file written by [`OptimState::save`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+        let bytes = std::fs::read(path).map_err(crate::error::io_err(path))?;
         Self::from_safetensors(&bytes, &path.display().to_string())
     }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use spectrans_tensor::Rng;
 
-use crate::error::{Result, TrainError};
+use crate::error::{io_err, Result, TrainError};
 
 /// Name of the trainer state file in a checkpoint.
 pub const TRAINER_FILE: &str = "trainer.json";
@@ -64,10 +64,6 @@ impl TrainerState {
             elapsed_s: 0.0,
         }
     }
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
-    move |e| TrainError::io(path, e)
 }
 
 /// Writes `bytes` to `path` and fsyncs it (inside a folder that is not yet published).

@@ -34,7 +34,7 @@ pub use checkpoint::TrainerState;
 pub use config::{OptimizerConfig, RunConfig, ScheduleConfig, TaskConfig};
 pub use plot::{plot_curves, plot_series, Series};
 
-use crate::error::{Result, TrainError};
+use crate::error::{io_err, Result, TrainError};
 use crate::optim::{clip_grad_norm, grad_norm, Adam, AdamConfig, AdamW, AdamWConfig, OptimState, Optimizer};
 
 /// One training task: its data, its model, its loss and its evaluation.
@@ -108,10 +108,6 @@ pub struct TrainReport {
 
 /// Files of a model folder written by the trainer.
 pub const MODEL_FILES: [&str; 4] = ["config.json", "model.safetensors", "tokenizer.json", checkpoint::TRAINING_FILE];
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
-    move |e| TrainError::io(path, e)
-}
 
 fn build_optimizer(model: &Model<f32>, c: &OptimizerConfig) -> Result<Box<dyn Optimizer<f32>>> {
     let params = model.parameters();
