@@ -11,7 +11,9 @@ use spectrans_tensor::{Rng, Tensor};
 use crate::data::{load_or_generate, BurgersSpec, DEFAULT_TIME_STEPS};
 use crate::error::{Result, TrainError};
 use crate::metrics::relative_l2;
-use crate::trainer::{plot_series, OptimizerConfig, RunConfig, ScheduleConfig, Series, Task, TaskConfig};
+use crate::trainer::{
+    plot_series, OptimizerConfig, OptimizerKind, RunConfig, ScheduleConfig, Series, Task, TaskConfig,
+};
 
 /// Data and model of the `burgers` task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,7 +56,7 @@ fn run_config(task: BurgersConfig, preset: &str, epochs: u64, decay_every: u64, 
         seed: 0,
         epochs,
         batch_size: 20,
-        optimizer: OptimizerConfig { kind: "adam".into(), lr: 1e-3, weight_decay: 1e-4 },
+        optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-3, weight_decay: 1e-4 },
         schedule: ScheduleConfig::StepEpochs { every_epochs: decay_every, gamma: 0.5 },
         grad_clip: None,
         eval_every,

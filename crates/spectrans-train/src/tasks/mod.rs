@@ -15,7 +15,7 @@ pub use classify::{ClassifyConfig, ClassifyTask};
 pub use lm::{LmConfig, LmTask};
 
 use crate::error::Result;
-use crate::trainer::{OptimizerConfig, RunConfig, ScheduleConfig, Task, TaskConfig};
+use crate::trainer::{OptimizerConfig, OptimizerKind, RunConfig, ScheduleConfig, Task, TaskConfig};
 
 /// What a task may need from outside its configuration.
 #[derive(Debug, Clone, Default)]
@@ -49,7 +49,7 @@ fn sequence_preset(
         seed: 0,
         epochs,
         batch_size: 32,
-        optimizer: OptimizerConfig { kind: "adamw".into(), lr, weight_decay: 0.01 },
+        optimizer: OptimizerConfig { kind: OptimizerKind::AdamW, lr, weight_decay: 0.01 },
         schedule: ScheduleConfig::WarmupCosine { warmup_steps, min_lr: 1e-4 },
         grad_clip: Some(1.0),
         eval_every,

@@ -31,7 +31,7 @@ use spectrans_models::{load_state, save_folder, Model};
 use spectrans_tensor::{Rng, Tape, Tensor};
 
 pub use checkpoint::TrainerState;
-pub use config::{OptimizerConfig, RunConfig, ScheduleConfig, TaskConfig};
+pub use config::{OptimizerConfig, OptimizerKind, RunConfig, ScheduleConfig, TaskConfig};
 pub use plot::{plot_curves, plot_series, Series};
 
 use crate::error::{io_err, Result, TrainError};
@@ -111,11 +111,13 @@ pub const MODEL_FILES: [&str; 4] = ["config.json", "model.safetensors", "tokeniz
 
 fn build_optimizer(model: &Model<f32>, c: &OptimizerConfig) -> Result<Box<dyn Optimizer<f32>>> {
     let params = model.parameters();
-    Ok(match c.kind.as_str() {
-        "adamw" => {
+    Ok(match c.kind {
+        OptimizerKind::AdamW => {
             Box::new(AdamW::new(params, AdamWConfig { lr: c.lr, weight_decay: c.weight_decay, ..Default::default() })?)
         }
-        _ => Box::new(Adam::new(params, AdamConfig { lr: c.lr, weight_decay: c.weight_decay, ..Default::default() })?),
+        OptimizerKind::Adam => {
+            Box::new(Adam::new(params, AdamConfig { lr: c.lr, weight_decay: c.weight_decay, ..Default::default() })?)
+        }
     })
 }
 
