@@ -6,7 +6,7 @@ use spectrans_models::{load_folder, CharTokenizer};
 use spectrans_train::tasks::{burgers, ClassifyTask, LmTask};
 use spectrans_train::trainer::{checkpoint::TRAINING_FILE, RunConfig, Task, TaskConfig};
 
-use super::train::corpus_text;
+use super::train::{corpus_text, lm_corpus};
 
 /// Evaluates `model_dir` on its task's held-out data; burgers models at `resolution` if given.
 pub fn run(
@@ -39,8 +39,7 @@ pub fn run(
         TaskConfig::Lm(l) => {
             let text = match corpus {
                 Some(p) => corpus_text(Some(p))?,
-                None if l.corpus == "shakespeare" => corpus_text(None)?,
-                None => corpus_text(Some(Path::new(&l.corpus)))?,
+                None => lm_corpus(l)?,
             };
             let tok = CharTokenizer::load(model_dir).map_err(|e| e.to_string())?;
             let mut l = l.clone();

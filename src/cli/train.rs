@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use spectrans_models::{load_folder, CharTokenizer, GenerateOptions, Model, Sampling};
-use spectrans_train::tasks::{self, Resources};
+use spectrans_train::tasks::{self, LmConfig, Resources};
 use spectrans_train::trainer::{self, RunConfig, TaskConfig, TrainOptions};
 
 /// The shipped language-model corpus (gzip).
@@ -117,11 +117,16 @@ pub struct TrainArgs {
     pub inject_nan_at_step: Option<u64>,
 }
 
+/// The corpus of an `lm` run: the shipped text for `shakespeare`, else the file it names.
+pub fn lm_corpus(l: &LmConfig) -> Result<String, String> {
+    corpus_text((l.corpus != "shakespeare").then(|| Path::new(&l.corpus)))
+}
+
 /// The corpus text: `path` (gzip if it ends in .gz) or the shipped one.
 pub fn corpus_text(path: Option<&Path>) -> Result<String, String> {
-    let (bytes, name) = match path {
-        Some(p) => (std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?, p.display().to_string()),
-        None => (SHAKESPEARE_GZ.to_vec(), "data/shakespeare.txt.gz".to_string()),
+    let (bytes, name): (std::borrow::Cow<[u8]>, String) = match path {
+        Some(p) => (std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?.into(), p.display().to_string()),
+        None => (SHAKESPEARE_GZ.into(), "data/shakespeare.txt.gz".to_string()),
     };
     if name.ends_with(".gz") {
         let mut text = String::new();
@@ -130,7 +135,7 @@ pub fn corpus_text(path: Option<&Path>) -> Result<String, String> {
             .map_err(|e| format!("{name}: not a gzip-compressed UTF-8 text: {e}"))?;
         Ok(text)
     } else {
-        String::from_utf8(bytes).map_err(|e| format!("{name}: not UTF-8: {e}"))
+        String::from_utf8(bytes.into_owned()).map_err(|e| format!("{name}: not UTF-8: {e}"))
     }
 }
 
@@ -266,8 +271,7 @@ pub fn run(a: &TrainArgs) -> Result<(), String> {
         config = RunConfig { epochs: a.epochs.unwrap_or(saved.epochs), ..saved };
     }
     let corpus = match &config.task {
-        TaskConfig::Lm(l) if l.corpus != "shakespeare" => Some(corpus_text(Some(Path::new(&l.corpus)))?),
-        TaskConfig::Lm(_) => Some(corpus_text(None)?),
+        TaskConfig::Lm(l) => Some(lm_corpus(l)?),
         _ => None,
     };
     let started = std::time::Instant::now();
