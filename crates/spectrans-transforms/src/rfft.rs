@@ -17,11 +17,10 @@ fn is_edge_bin(k: usize, n: usize) -> bool {
     k == 0 || (n.is_multiple_of(2) && k == n / 2)
 }
 
-/// Real lanes of length `len_in`, padded/truncated to `n`, real-to-complex transformed, scaled
-/// by `scale` (edge bins) or `scale · interior` (other bins), imaginary parts of edge bins set to
-/// exactly 0, padded/truncated to `len_out` bins.
+/// The lanes of a real transform of length `n` along an axis: the source (outer, len_in, inner),
+/// the output (outer, len_out, inner), either side complex, and the scaling (see [`R2c`], [`C2r`]).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct R2c {
+pub(crate) struct RealLanes {
     pub(crate) outer: usize,
     pub(crate) inner: usize,
     pub(crate) len_in: usize,
@@ -30,27 +29,32 @@ pub(crate) struct R2c {
     pub(crate) scale: f64,
     pub(crate) interior: f64,
 }
+
+impl RealLanes {
+    /// The same lanes for the lane-vectorised path, interleaved complex side.
+    fn geometry<F: FftFloat>(&self) -> Geometry<F> {
+        let RealLanes { outer, inner, len_in, len_out, .. } = *self;
+        let (scale, interior) = (F::of(self.scale), F::of(self.interior));
+        Geometry { outer, inner, len_in, len_out, scale, interior, spectrum: Spectrum::Interleaved }
+    }
+}
+
+/// Real lanes of length `len_in`, padded/truncated to `n`, real-to-complex transformed, scaled
+/// by `scale` (edge bins) or `scale · interior` (other bins), imaginary parts of edge bins set to
+/// exactly 0, padded/truncated to `len_out` bins.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct R2c(pub(crate) RealLanes);
 
 /// Complex lanes of `len_in` bins, padded/truncated to the n/2+1 bins of a length-`n` signal,
 /// imaginary parts of edge bins dropped, interior bins multiplied by `interior`, inverse
 /// transformed to `n` real samples, scaled, padded/truncated to `len_out`.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct C2r {
-    pub(crate) outer: usize,
-    pub(crate) inner: usize,
-    pub(crate) len_in: usize,
-    pub(crate) n: usize,
-    pub(crate) len_out: usize,
-    pub(crate) scale: f64,
-    pub(crate) interior: f64,
-}
+pub(crate) struct C2r(pub(crate) RealLanes);
 
 impl Kernel for R2c {
     fn run<F: FftFloat>(&self, src: &[F]) -> Vec<F> {
-        let R2c { outer, inner, len_in, n, len_out, scale, interior } = *self;
-        let (s, i) = (F::of(scale), F::of(interior));
-        let g = Geometry { outer, inner, len_in, len_out, scale: s, interior: i, spectrum: Spectrum::Interleaved };
-        if let Some(out) = columns::try_r2c(n, src, g) {
+        let RealLanes { outer, inner, len_in, n, len_out, scale, interior } = self.0;
+        if let Some(out) = columns::try_r2c(n, src, self.0.geometry()) {
             return out;
         }
         let fft = plan::real_fft::<F>(n);
@@ -107,10 +111,8 @@ impl Kernel for R2c {
 
 impl Kernel for C2r {
     fn run<F: FftFloat>(&self, src: &[F]) -> Vec<F> {
-        let C2r { outer, inner, len_in, n, len_out, scale, interior } = *self;
-        let (s, i) = (F::of(scale), F::of(interior));
-        let g = Geometry { outer, inner, len_in, len_out, scale: s, interior: i, spectrum: Spectrum::Interleaved };
-        if let Some(out) = columns::try_c2r(n, src, g) {
+        let RealLanes { outer, inner, len_in, n, len_out, scale, interior } = self.0;
+        if let Some(out) = columns::try_c2r(n, src, self.0.geometry()) {
             return out;
         }
         let fft = plan::real_ifft::<F>(n);
@@ -195,13 +197,13 @@ pub fn rfft<T: Float>(x: &Tensor<T>, axis: isize, n: Option<usize>, norm: Norm) 
     let n = resolve_len(OP, axis, n, len as isize, x.shape())?;
     let bins = n / 2 + 1;
     let scale = norm.forward_scale(n);
-    let kernel = R2c { outer, inner, len_in: len, n, len_out: bins, scale, interior: 1.0 };
+    let kernel = R2c(RealLanes { outer, inner, len_in: len, n, len_out: bins, scale, interior: 1.0 });
     let data = plan::run_kernel(OP, &kernel, x.data())?;
     let mut shape = x.shape().to_vec();
     shape[ax] = bins;
     shape.push(2);
     let value = Tensor::from_vec(data, &shape)?;
-    record_linear(OP, x, value, || C2r { outer, inner, len_in: bins, n, len_out: len, scale, interior: 0.5 })
+    record_linear(OP, x, value, || C2r(RealLanes { outer, inner, len_in: bins, n, len_out: len, scale, interior: 0.5 }))
 }
 
 /// The inverse of [`rfft`]: the real signal of length `n` whose non-negative-frequency spectrum
@@ -232,12 +234,14 @@ pub fn irfft<T: Float>(x: &Tensor<T>, axis: isize, n: Option<usize>, norm: Norm)
     let (outer, bins_in, inner) = split_at_axis(&cshape, ax);
     let n = resolve_len(OP, axis, n, 2 * (bins_in as isize - 1), x.shape())?;
     let scale = norm.inverse_scale(n);
-    let kernel = C2r { outer, inner, len_in: bins_in, n, len_out: n, scale, interior: 1.0 };
+    let kernel = C2r(RealLanes { outer, inner, len_in: bins_in, n, len_out: n, scale, interior: 1.0 });
     let data = plan::run_kernel(OP, &kernel, x.data())?;
     let mut shape = cshape;
     shape[ax] = n;
     let value = Tensor::from_vec(data, &shape)?;
-    record_linear(OP, x, value, || R2c { outer, inner, len_in: n, n, len_out: bins_in, scale, interior: 2.0 })
+    record_linear(OP, x, value, || {
+        R2c(RealLanes { outer, inner, len_in: n, n, len_out: bins_in, scale, interior: 2.0 })
+    })
 }
 
 #[cfg(test)]
