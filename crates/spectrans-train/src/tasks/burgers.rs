@@ -12,7 +12,7 @@ use crate::data::{load_or_generate, BurgersSpec, DEFAULT_TIME_STEPS};
 use crate::error::{Result, TrainError};
 use crate::metrics::relative_l2;
 use crate::trainer::{
-    plot_series, OptimizerConfig, OptimizerKind, RunConfig, ScheduleConfig, Series, Task, TaskConfig,
+    plot_series, Figure, OptimizerConfig, OptimizerKind, RunConfig, ScheduleConfig, Series, Task, TaskConfig, YScale,
 };
 
 /// Data and model of the `burgers` task.
@@ -203,13 +203,9 @@ impl Task for BurgersTask {
                 dashed: true,
             });
         }
-        plot_series(
-            &dir.join("burgers_predictions"),
-            &format!("Burgers u(·,1), test samples, s = {s}"),
-            "x",
-            &series,
-            false,
-        )
+        let title = format!("Burgers: predicted vs true u(x, 1), test samples, s = {s}");
+        let figure = Figure { title: &title, x_label: "x", y_label: "u(x, 1)", y_scale: YScale::Linear };
+        plot_series(&dir.join("burgers_predictions"), &figure, &series)
     }
 
     fn summary(&self, metrics: &[(String, f64)]) -> String {

@@ -32,7 +32,7 @@ use spectrans_tensor::{Rng, Tape, Tensor};
 
 pub use checkpoint::TrainerState;
 pub use config::{OptimizerConfig, OptimizerKind, RunConfig, ScheduleConfig, TaskConfig};
-pub use plot::{plot_curves, plot_series, Series};
+pub use plot::{plot_curves, plot_series, Figure, Series, YScale};
 
 use crate::error::{io_err, Result, TrainError};
 use crate::optim::{clip_grad_norm, grad_norm, Adam, AdamConfig, AdamW, AdamWConfig, OptimState, Optimizer};
