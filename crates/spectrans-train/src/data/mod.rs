@@ -1,16 +1,21 @@
-//! Data for operator learning: Burgers' equation (the FNO paper recipe, ICLR 2021).
+//! Data for operator learning: Burgers' equation and Darcy flow (the FNO paper recipes, ICLR 2021).
 //!
 //! - [`GaussianRandomField`]: the initial conditions u0 ~ N(0, 625(−Δ+25I)^−2).
 //! - [`BurgersSolver`]: pseudo-spectral ETDRK4 with 2/3 de-aliasing for u_t + (u²/2)_x = ν u_xx.
 //! - [`generate`] / [`load_or_generate`]: (u0, u(·,1)) pairs in parallel, identical for any thread
 //!   count, cached as safetensors.
+//! - [`NeumannRandomField`], [`DarcySolver`], [`generate_darcy`]: 2-D Darcy flow −∇·(a∇u) = 1 with
+//!   thresholded Gaussian permeability, 5-point finite differences solved by MIC(0)-preconditioned
+//!   conjugate gradients, strided to coarser grids.
 
 mod burgers;
+mod darcy;
 mod grf;
 mod solver;
 
 pub use burgers::{
     cache_path, generate, generate_with, load_or_generate, BurgersData, BurgersSpec, DEFAULT_TIME_STEPS,
 };
+pub use darcy::{darcy_sample, generate_darcy, DarcySolver, DarcySpec, NeumannRandomField, SolveReport};
 pub use grf::GaussianRandomField;
 pub use solver::BurgersSolver;
