@@ -1,17 +1,16 @@
 //! The Burgers data set: GRF initial conditions mapped to the solution at t = 1, generated in
 //! parallel with per-sample random streams, subsampled to coarser grids, and cached on disk.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use spectrans_tensor::{DType, Float, Rng, Tensor};
 
+use super::cache;
 use super::grf::GaussianRandomField;
 use super::solver::BurgersSolver;
 use crate::error::{Result, TrainError};
-use crate::io::{self, Blob};
 
 /// Default number of ETDRK4 steps on [0, 1] (Δt = 1/1000): halving Δt changes u(·, 1) by far less
 /// than 1e-6 relative (see the convergence tests).
@@ -191,24 +190,17 @@ fn generate_at(spec: &BurgersSpec, stride: usize) -> Result<(Tensor<f64>, Tensor
     Ok((Tensor::from_vec(a, &[spec.n_samples, s])?, Tensor::from_vec(b, &[spec.n_samples, s])?))
 }
 
-/// 64-bit FNV-1a: a small stable hash (the same on every platform and run) for cache names.
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
-}
-
 /// The cache file of `spec` in element type `T`: `dir/burgers_<16 hex digits>.safetensors`.
 pub fn cache_path<T: Float>(dir: impl AsRef<Path>, spec: &BurgersSpec) -> PathBuf {
-    dir.as_ref().join(format!("burgers_{:016x}.safetensors", fnv1a(&spec.cache_key(T::DTYPE))))
+    cache::path(dir.as_ref(), "burgers", &spec.cache_key(T::DTYPE))
 }
-
-const META_KEY: &str = "spectrans.burgers_spec";
 
 /// The data of `spec` in element type `T`, read from [`cache_path`] when that file holds it, and
 /// otherwise generated and written there (atomically). A cache file that is unreadable, corrupt
 /// or describes another spec is regenerated, never a panic.
 ///
-/// The file holds tensors `u0` and `u1` of shape (n_samples, stored resolution) and the spec as
-/// JSON under metadata key `spectrans.burgers_spec`.
+/// The file holds tensors `u0` and `u1` of shape (n_samples, stored resolution) and the spec's
+/// cache key as metadata.
 ///
 /// # Shapes
 /// Both tensors are (spec.n_samples, spec.resolution()).
@@ -228,64 +220,17 @@ pub fn load_or_generate<T: Float>(dir: impl AsRef<Path>, spec: &BurgersSpec) -> 
     spec.validate()?;
     let path = cache_path::<T>(&dir, spec);
     let stride = if spec.cache_fine { 1 } else { spec.subsample };
-    if let Ok(bytes) = std::fs::read(&path) {
-        if let Ok((u0, u1)) = read_cache::<T>(&bytes, &path, spec, stride) {
-            return Ok(BurgersData {
-                inputs: subsample(&u0, spec.subsample / stride)?,
-                outputs: subsample(&u1, spec.subsample / stride)?,
-                from_cache: true,
-            });
-        }
-    }
-    let (u0, u1) = generate_at(spec, stride)?;
-    let (u0, u1) = (u0.cast::<T>(), u1.cast::<T>());
-    let json =
-        serde_json::to_string(spec).map_err(|e| TrainError::format(path.display().to_string(), e.to_string()))?;
-    let bytes = io::serialize(
-        vec![
-            ("u0".to_string(), Blob::new(u0.data(), u0.shape())),
-            ("u1".to_string(), Blob::new(u1.data(), u1.shape())),
-        ],
-        HashMap::from([(META_KEY.to_string(), json)]),
-        &path.display().to_string(),
-    )?;
-    io::write_atomic(&path, &bytes)?;
-    Ok(BurgersData {
-        inputs: subsample(&u0, spec.subsample / stride)?,
-        outputs: subsample(&u1, spec.subsample / stride)?,
-        from_cache: false,
-    })
-}
-
-/// Parses a cache file, checking that it holds `spec`'s data at `fine / stride` points in `T`.
-fn read_cache<T: Float>(
-    bytes: &[u8],
-    path: &Path,
-    spec: &BurgersSpec,
-    stride: usize,
-) -> Result<(Tensor<T>, Tensor<T>)> {
-    let file = path.display().to_string();
-    let (tensors, meta) = io::deserialize(bytes, &file)?;
-    let stored: BurgersSpec =
-        meta.get(META_KEY).ok_or_else(|| TrainError::format(&file, format!("no `{META_KEY}` metadata"))).and_then(
-            |j| serde_json::from_str(j).map_err(|e| TrainError::format(&file, format!("bad `{META_KEY}`: {e}"))),
-        )?;
-    if stored.cache_key(T::DTYPE) != spec.cache_key(T::DTYPE) {
-        return Err(TrainError::format(&file, "holds a different Burgers spec"));
-    }
     let shape = [spec.n_samples, spec.resolution_fine / stride];
-    for name in ["u0", "u1"] {
-        let dtype = tensors.tensor(name).map(|v| v.dtype()).ok();
-        if dtype != Some(io::safetensors_dtype::<T>()) {
-            return Err(TrainError::format(&file, format!("tensor `{name}` is missing or not {}", T::DTYPE.name())));
-        }
-    }
-    let u0 = io::read_tensor::<T>(&tensors, "u0", &shape, &file)?;
-    let u1 = io::read_tensor::<T>(&tensors, "u1", &shape, &file)?;
-    if u0.iter().chain(&u1).any(|v| !v.is_finite()) {
-        return Err(TrainError::format(&file, "contains non-finite values"));
-    }
-    Ok((Tensor::from_vec(u0, &shape)?, Tensor::from_vec(u1, &shape)?))
+    let (tensors, from_cache) =
+        cache::load_or_generate::<T>(&path, &spec.cache_key(T::DTYPE), &["u0", "u1"], &shape, || {
+            let (u0, u1) = generate_at(spec, stride)?;
+            Ok(vec![u0.cast::<T>(), u1.cast::<T>()])
+        })?;
+    Ok(BurgersData {
+        inputs: subsample(&tensors[0], spec.subsample / stride)?,
+        outputs: subsample(&tensors[1], spec.subsample / stride)?,
+        from_cache,
+    })
 }
 
 /// Every `stride`-th column of a (samples, points) tensor.

@@ -9,6 +9,7 @@
 //!   conjugate gradients, strided to coarser grids.
 
 mod burgers;
+mod cache;
 mod darcy;
 mod grf;
 mod solver;
@@ -16,6 +17,9 @@ mod solver;
 pub use burgers::{
     cache_path, generate, generate_with, load_or_generate, BurgersData, BurgersSpec, DEFAULT_TIME_STEPS,
 };
-pub use darcy::{darcy_sample, generate_darcy, DarcySolver, DarcySpec, NeumannRandomField, SolveReport};
+pub use darcy::{
+    darcy_cache_path, darcy_sample, generate_darcy, load_or_generate_darcy, DarcyData, DarcySolver, DarcySpec,
+    NeumannRandomField, SolveReport,
+};
 pub use grf::GaussianRandomField;
 pub use solver::BurgersSolver;

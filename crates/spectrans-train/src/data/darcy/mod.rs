@@ -14,10 +14,13 @@ mod solver;
 pub use field::NeumannRandomField;
 pub use solver::{DarcySolver, SolveReport};
 
+use std::path::{Path, PathBuf};
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use spectrans_tensor::{Rng, Tensor};
+use spectrans_tensor::{DType, Float, Rng, Tensor};
 
+use super::cache;
 use crate::error::{Result, TrainError};
 
 /// Everything that determines a Darcy data set.
@@ -102,6 +105,60 @@ impl DarcySpec {
         }
         self.field.validate()
     }
+
+    /// Everything that determines the cached content, in element type `dtype`.
+    fn cache_key(&self, dtype: DType) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        format!("darcy/v1 {json} dtype={}", dtype.name())
+    }
+}
+
+/// A generated or loaded Darcy set: coefficients a and solutions u, each (n_samples, s, s).
+#[derive(Debug, Clone)]
+pub struct DarcyData<T: Float> {
+    /// Permeability a(x) at the kept vertices, (n_samples, s, s).
+    pub coefficients: Tensor<T>,
+    /// Pressure u(x) at the kept vertices, (n_samples, s, s).
+    pub solutions: Tensor<T>,
+    /// Whether the data came from the cache file (rather than being generated).
+    pub from_cache: bool,
+}
+
+/// The cache file of `spec` in element type `T`: `dir/darcy_<16 hex digits>.safetensors`.
+pub fn darcy_cache_path<T: Float>(dir: impl AsRef<Path>, spec: &DarcySpec) -> PathBuf {
+    cache::path(dir.as_ref(), "darcy", &spec.cache_key(T::DTYPE))
+}
+
+/// The data of `spec` in `T`, read from [`darcy_cache_path`] when that file holds it, otherwise
+/// generated and written there atomically (tensors `a` and `u`, the spec's JSON in the cache key metadata). A
+/// cache file that is unreadable, corrupt or holds another set is regenerated, never a panic.
+///
+/// # Shapes
+/// Both tensors are (spec.n_samples, s, s) with s = spec.resolution().
+///
+/// ```
+/// use spectrans_train::data::{load_or_generate_darcy, DarcySpec};
+/// let dir = std::env::temp_dir().join("spectrans-doc-darcy");
+/// let spec = DarcySpec::new(0, 2, 17, 2, 3);
+/// let first = load_or_generate_darcy::<f32>(&dir, &spec)?;
+/// let again = load_or_generate_darcy::<f32>(&dir, &spec)?;
+/// assert!(again.from_cache && again.solutions.to_vec() == first.solutions.to_vec());
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), spectrans_train::TrainError>(())
+/// ```
+pub fn load_or_generate_darcy<T: Float>(dir: impl AsRef<Path>, spec: &DarcySpec) -> Result<DarcyData<T>> {
+    spec.validate()?;
+    let path = darcy_cache_path::<T>(&dir, spec);
+    let s = spec.resolution();
+    let shape = [spec.n_samples, s, s];
+    let (mut tensors, from_cache) =
+        cache::load_or_generate::<T>(&path, &spec.cache_key(T::DTYPE), &["a", "u"], &shape, || {
+            let (a, u) = generate_darcy(spec)?;
+            Ok(vec![a.cast::<T>(), u.cast::<T>()])
+        })?;
+    let solutions = tensors.pop().ok_or_else(|| TrainError::format("darcy cache", "lost a tensor"))?;
+    let coefficients = tensors.pop().ok_or_else(|| TrainError::format("darcy cache", "lost a tensor"))?;
+    Ok(DarcyData { coefficients, solutions, from_cache })
 }
 
 /// One sample on the fine grid: the coefficient a and the solution u (n × n each, row-major).
@@ -206,6 +263,29 @@ mod tests {
             assert!(edges.into_iter().all(|v| v == 0.0), "u = 0 on the boundary");
             assert!(grid[32 * 65 + 32] > 0.0);
         }
+    }
+
+    #[test]
+    fn the_cache_is_reused_and_a_broken_or_foreign_file_regenerated() {
+        let dir = std::env::temp_dir().join(format!("spectrans-darcy-cache-{}", std::process::id()));
+        let spec = DarcySpec::new(0, 2, 17, 1, 6);
+        let first = load_or_generate_darcy::<f64>(&dir, &spec).unwrap();
+        assert!(!first.from_cache);
+        let path = darcy_cache_path::<f64>(&dir, &spec);
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(load_or_generate_darcy::<f64>(&dir, &spec).unwrap().from_cache);
+        assert_ne!(darcy_cache_path::<f32>(&dir, &spec), path, "the element type is part of the key");
+        let other = DarcySpec { seed: 7, ..spec.clone() };
+        load_or_generate_darcy::<f64>(&dir, &other).unwrap();
+        let foreign = std::fs::read(darcy_cache_path::<f64>(&dir, &other)).unwrap();
+        for broken in [vec![], bytes[..bytes.len() / 2].to_vec(), foreign] {
+            std::fs::write(&path, &broken).unwrap();
+            let again = load_or_generate_darcy::<f64>(&dir, &spec).unwrap();
+            assert!(!again.from_cache);
+            assert_eq!(again.solutions.to_vec(), first.solutions.to_vec());
+            assert_eq!(std::fs::read(&path).unwrap(), bytes, "the cache file is rewritten");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,0 +1,86 @@
+//! The on-disk cache of generated data sets: named float tensors in one safetensors file whose
+//! name and metadata carry a key describing everything that determines the content, so a file
+//! written for another set, another element type or by a crashed run is never mistaken for it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use spectrans_tensor::{Float, Tensor};
+
+use crate::error::{Result, TrainError};
+use crate::io::{self, Blob};
+
+/// The one metadata key: the cache key of the content (one entry keeps the file's bytes
+/// deterministic, whatever the order of a map).
+const KEY: &str = "spectrans.cache_key";
+
+/// 64-bit FNV-1a: a small stable hash (the same on every platform and run) for file names.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// The cache file of content `key`: `dir/<prefix>_<16 hex digits>.safetensors`.
+pub(crate) fn path(dir: &Path, prefix: &str, key: &str) -> PathBuf {
+    dir.join(format!("{prefix}_{:016x}.safetensors", fnv1a(key)))
+}
+
+/// Writes `tensors` with `key` to `path` atomically.
+pub(crate) fn store<T: Float>(path: &Path, key: &str, tensors: &[(&str, &Tensor<T>)]) -> Result<()> {
+    let blobs = tensors.iter().map(|(name, t)| (name.to_string(), Blob::new(t.data(), t.shape()))).collect();
+    let meta = HashMap::from([(KEY.to_string(), key.to_string())]);
+    let bytes = io::serialize(blobs, meta, &path.display().to_string())?;
+    io::write_atomic(path, &bytes)
+}
+
+/// Reads the tensors `names`, each of `shape`, from `path` when it holds content `key` in `T`
+/// with only finite values; `None` when the file is missing, and an error (which a caller
+/// answers by regenerating) when it is unreadable, corrupt or holds other content.
+pub(crate) fn load<T: Float>(
+    path: &Path,
+    key: &str,
+    names: &[&str],
+    shape: &[usize],
+) -> Result<Option<Vec<Tensor<T>>>> {
+    let file = path.display().to_string();
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(TrainError::format(&file, format!("cannot read the cache: {e}"))),
+    };
+    let (tensors, meta) = io::deserialize(&bytes, &file)?;
+    if meta.get(KEY).map(String::as_str) != Some(key) {
+        return Err(TrainError::format(&file, "holds another data set"));
+    }
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let dtype = tensors.tensor(name).map(|v| v.dtype()).ok();
+        if dtype != Some(io::safetensors_dtype::<T>()) {
+            return Err(TrainError::format(&file, format!("tensor `{name}` is missing or not {}", T::DTYPE.name())));
+        }
+        let values = io::read_tensor::<T>(&tensors, name, shape, &file)?;
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(TrainError::format(&file, format!("tensor `{name}` contains non-finite values")));
+        }
+        out.push(Tensor::from_vec(values, shape)?);
+    }
+    Ok(Some(out))
+}
+
+/// The cached tensors of `key`, or `generate()`'s, written to the cache for next time. A cache
+/// file that cannot be used is regenerated and replaced, never a panic; the flag tells whether
+/// the data came from the file.
+pub(crate) fn load_or_generate<T: Float>(
+    path: &Path,
+    key: &str,
+    names: &[&str],
+    shape: &[usize],
+    generate: impl FnOnce() -> Result<Vec<Tensor<T>>>,
+) -> Result<(Vec<Tensor<T>>, bool)> {
+    if let Ok(Some(tensors)) = load::<T>(path, key, names, shape) {
+        return Ok((tensors, true));
+    }
+    let tensors = generate()?;
+    let named: Vec<(&str, &Tensor<T>)> = names.iter().copied().zip(tensors.iter()).collect();
+    store(path, key, &named)?;
+    Ok((tensors, false))
+}
