@@ -1,5 +1,4 @@
-//! Output heads: classification (pooling cls / mean / max, honouring an attention mask),
-//! regression, and the language-model head.
+//! The classification head and its pooling (cls / mean / max, honouring an attention mask).
 
 use std::str::FromStr;
 
@@ -115,38 +114,6 @@ impl<T: Float> ClassificationHead<T> {
 impl<T: Float> Module<T> for ClassificationHead<T> {
     fn visit(&self, prefix: &str, v: &mut dyn Visitor<T>) {
         self.classifier.visit(&join(prefix, "classifier."), v);
-    }
-}
-
-/// Pooling (mean by default) → dropout → `regressor` Linear(D → 1).
-pub struct RegressionHead<T: Float> {
-    /// D → 1.
-    pub regressor: Linear<T>,
-    /// The pooling.
-    pub pooling: Pooling,
-    /// Dropout before the regressor.
-    pub dropout: f64,
-}
-
-impl<T: Float> RegressionHead<T> {
-    /// A scalar regression head.
-    pub fn new(hidden_dim: usize, pooling: Pooling, dropout: f64, rng: &mut Rng) -> Self {
-        RegressionHead { regressor: Linear::new(hidden_dim, 1, true, rng), pooling, dropout }
-    }
-
-    /// One value per sequence.
-    ///
-    /// # Shapes
-    /// `h` (B, N, D) → (B, 1).
-    pub fn forward(&self, ctx: &Ctx<T>, h: &Tensor<T>, mask: Option<&[bool]>) -> Result<Tensor<T>> {
-        let pooled = ctx.dropout(&self.pooling.apply(h, mask)?, self.dropout)?;
-        self.regressor.forward(ctx, &pooled)
-    }
-}
-
-impl<T: Float> Module<T> for RegressionHead<T> {
-    fn visit(&self, prefix: &str, v: &mut dyn Visitor<T>) {
-        self.regressor.visit(&join(prefix, "regressor."), v);
     }
 }
 

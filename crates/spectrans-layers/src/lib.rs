@@ -35,7 +35,7 @@ pub use block::{FNOBlock, FNOBlockConfig, FeedForward};
 pub use embedding::Embedding;
 pub use error::{LayerError, Result};
 pub use fno::FourierNeuralOperator;
-pub use heads::{ClassificationHead, Pooling, RegressionHead};
+pub use heads::{ClassificationHead, Pooling};
 pub use linear::{Linear, PointwiseConv};
 pub use module::{Ctx, Module, Visitor};
 pub use norm::{BatchNorm1d, LayerNorm, Norm, NormKind};

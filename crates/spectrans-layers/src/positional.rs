@@ -19,7 +19,7 @@ pub enum PositionalKind {
     Learned,
     /// Rotary rotation of the hidden-state halves (needs even D).
     Rotary,
-    /// No positional information (spectrans' "alibi" is also this: it never builds ALiBi).
+    /// No positional information.
     None,
 }
 
@@ -30,10 +30,17 @@ impl FromStr for PositionalKind {
             "sinusoidal" => Ok(PositionalKind::Sinusoidal),
             "learned" => Ok(PositionalKind::Learned),
             "rotary" => Ok(PositionalKind::Rotary),
-            "none" | "alibi" => Ok(PositionalKind::None),
+            "none" => Ok(PositionalKind::None),
+            // spectrans 0.1.0 accepts "alibi" and never builds it (reference bug B11); taking it
+            // silently would promise an attention bias that no FNO model has.
+            "alibi" => Err(LayerError::config(
+                "positional_encoding_type",
+                "\"alibi\" is an attention bias and FNO models have no attention: spectrans 0.1.0 accepts it \
+                 and adds nothing, so a spectrans model saved with it computed \"none\"; write \"none\"",
+            )),
             other => Err(LayerError::config(
                 "positional_encoding_type",
-                format!("unknown positional encoding {other:?}; expected sinusoidal, learned, rotary, alibi or none"),
+                format!("unknown positional encoding {other:?}; expected sinusoidal, learned, rotary or none"),
             )),
         }
     }
@@ -235,6 +242,7 @@ mod tests {
         assert!(PositionalEncoding::<f32>::new(PositionalKind::Rotary, 3, 8, &mut Rng::seed(0)).is_err());
         assert!(PositionalEncoding::<f32>::new(PositionalKind::Learned, 3, 8, &mut Rng::seed(0)).is_ok());
         assert!("xyz".parse::<PositionalKind>().is_err());
-        assert_eq!("alibi".parse::<PositionalKind>().unwrap(), PositionalKind::None);
+        let e = "alibi".parse::<PositionalKind>().unwrap_err().to_string();
+        assert!(e.contains("positional_encoding_type") && e.contains("\"none\""), "{e}");
     }
 }

@@ -78,7 +78,7 @@ pub struct FnoTransformerConfig {
     /// Whether to add positional information.
     #[serde(default = "yes")]
     pub use_positional_encoding: bool,
-    /// sinusoidal | learned | rotary | alibi | none.
+    /// sinusoidal | learned | rotary | none (spectrans' no-op "alibi" is refused, naming "none").
     #[serde(default = "sinusoidal")]
     pub positional_encoding_type: String,
     /// Recompute block activations during backward.
@@ -117,7 +117,7 @@ pub struct FnoEncoderConfig {
     /// Whether to add positional information.
     #[serde(default = "yes")]
     pub use_positional_encoding: bool,
-    /// sinusoidal | learned | rotary | alibi | none.
+    /// sinusoidal | learned | rotary | none (spectrans' no-op "alibi" is refused, naming "none").
     #[serde(default = "sinusoidal")]
     pub positional_encoding_type: String,
     /// Recompute block activations during backward.
@@ -158,7 +158,7 @@ pub struct FnoDecoderConfig {
     /// Whether to add positional information.
     #[serde(default = "yes")]
     pub use_positional_encoding: bool,
-    /// sinusoidal | learned | rotary | alibi | none.
+    /// sinusoidal | learned | rotary | none (spectrans' no-op "alibi" is refused, naming "none").
     #[serde(default = "sinusoidal")]
     pub positional_encoding_type: String,
     /// Recompute block activations during backward.

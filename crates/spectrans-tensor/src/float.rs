@@ -23,12 +23,21 @@ impl DType {
     }
 }
 
-/// A real floating-point element type: implemented for `f32` and `f64` only.
+mod sealed {
+    /// Keeps [`Float`](super::Float) to the two types its kernels are written and tested for.
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A real floating-point element type: implemented for `f32` and `f64` only (the trait is
+/// sealed: other crates cannot implement it).
 ///
 /// Besides the arithmetic of [`num_traits::Float`] it provides the exact error function (for GELU)
 /// and a strided GEMM, so that every kernel is written once, generically.
 pub trait Float:
-    num_traits::Float
+    sealed::Sealed
+    + num_traits::Float
     + num_traits::FromPrimitive
     + Debug
     + Display

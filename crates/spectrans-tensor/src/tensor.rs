@@ -4,8 +4,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use ndarray::{ArrayD, IxDyn};
-
 use crate::error::{Result, TensorError};
 use crate::float::Float;
 use crate::rng::Rng;
@@ -89,14 +87,18 @@ impl<T: Float> Tensor<T> {
         Self::from_parts((0..numel(shape)).map(|_| T::of(low + (high - low) * rng.uniform())).collect(), shape.to_vec())
     }
 
-    /// A constant tensor copied from an `ndarray` array (any layout).
-    pub fn from_ndarray(a: &ArrayD<T>) -> Self {
+    /// A constant tensor copied from an `ndarray` array (any layout; feature `ndarray`).
+    #[cfg(feature = "ndarray")]
+    pub fn from_ndarray(a: &ndarray::ArrayD<T>) -> Self {
         Self::from_parts(a.iter().copied().collect(), a.shape().to_vec())
     }
 
-    /// A copy as an `ndarray` array.
-    pub fn to_ndarray(&self) -> ArrayD<T> {
-        ArrayD::from_shape_vec(IxDyn(&self.shape), self.data.to_vec()).expect("shape and buffer agree")
+    /// A copy as an `ndarray` array (feature `ndarray`).
+    #[cfg(feature = "ndarray")]
+    pub fn to_ndarray(&self) -> ndarray::ArrayD<T> {
+        // the buffer holds exactly numel(shape) elements (a `Tensor` invariant), so this cannot fail
+        ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&self.shape), self.data.to_vec())
+            .expect("shape and buffer agree")
     }
 
     /// The shape.
@@ -193,9 +195,12 @@ mod tests {
         assert_eq!(t.rank(), 2);
         assert_eq!(t.numel(), 6);
         assert!(!t.is_tracked());
-        let a = t.to_ndarray();
-        assert_eq!(a[[1, 2]], 6.0);
-        assert_eq!(Tensor::from_ndarray(&a).to_vec(), t.to_vec());
+        #[cfg(feature = "ndarray")]
+        {
+            let a = t.to_ndarray();
+            assert_eq!(a[[1, 2]], 6.0);
+            assert_eq!(Tensor::from_ndarray(&a).to_vec(), t.to_vec());
+        }
         assert_eq!(Tensor::<f32>::arange(3).to_vec(), vec![0.0, 1.0, 2.0]);
         assert_eq!(Tensor::<f32>::scalar(2.5).item().unwrap(), 2.5);
         assert!(Tensor::<f32>::zeros(&[2]).item().is_err());

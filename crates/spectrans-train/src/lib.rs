@@ -6,7 +6,8 @@
 //!   PyTorch's exact update rules, parameter groups, learning-rate schedules, gradient clipping
 //!   and resumable optimiser state (safetensors).
 //! - [`data`]: Burgers' equation data (the FNO paper recipe): Gaussian random field initial
-//!   conditions, a pseudo-spectral ETDRK4 solver, parallel deterministic generation and a cache.
+//!   conditions, a pseudo-spectral ETDRK4 solver, parallel deterministic generation and a cache;
+//!   2-D Darcy flow data (thresholded Gaussian permeability, a finite-difference solver).
 //! - [`metrics`]: relative L2 error (the FNO loss, differentiable), accuracy, perplexity, bits
 //!   per character.
 //! - [`trainer`]: the training loop — seeded shuffling, periodic evaluation, `metrics.jsonl`,
