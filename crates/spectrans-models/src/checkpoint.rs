@@ -103,9 +103,15 @@ pub fn read_config(dir: &Path) -> Result<ModelConfig> {
 /// `T`). A decoder checkpoint not written by this crate is spectrans' non-causal operator, so
 /// `causal` is set to false (noted). The FFN width follows the checkpoint's weight shapes.
 pub fn load_folder<T: FftFloat>(dir: &Path) -> Result<Loaded<T>> {
-    let mut config = read_config(dir)?;
+    let config = read_config(dir)?;
     let path = dir.join(WEIGHTS_FILE);
     let file = read_tensors::<T>(&path)?;
+    load_parts(config, &file, &path.display().to_string())
+}
+
+/// Builds the model `config` describes and loads the weights `file` into it, as [`load_folder`]
+/// does with a folder's two files (`origin` names the weights in errors).
+pub fn load_parts<T: FftFloat>(mut config: ModelConfig, file: &TensorFile<T>, origin: &str) -> Result<Loaded<T>> {
     let mut notes = Vec::new();
     let ours = file.metadata.get("format").map(String::as_str) == Some(FORMAT);
     if let ModelConfig::Decoder(c) = &mut config {
@@ -128,7 +134,7 @@ pub fn load_folder<T: FftFloat>(dir: &Path) -> Result<Loaded<T>> {
         }
     }
     let model = Model::from_config(&config, 0)?;
-    load_state(&model, &file, &path.display().to_string())?;
+    load_state(&model, file, origin)?;
     Ok(Loaded { model, notes })
 }
 

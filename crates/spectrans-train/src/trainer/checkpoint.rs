@@ -64,6 +64,11 @@ impl TrainerState {
             elapsed_s: 0.0,
         }
     }
+
+    /// Parses the text of a `trainer.json` (`origin` names it in errors).
+    pub fn from_json(text: &str, origin: &str) -> Result<Self> {
+        serde_json::from_str(text).map_err(|e| TrainError::format(origin, format!("not a trainer state: {e}")))
+    }
 }
 
 /// Writes `bytes` to `path` and fsyncs it (inside a folder that is not yet published).
@@ -173,8 +178,7 @@ pub fn latest(run: &Path) -> Result<Option<PathBuf>> {
 pub fn read_state(dir: &Path) -> Result<TrainerState> {
     let path = dir.join(TRAINER_FILE);
     let text = fs::read_to_string(&path).map_err(io_err(&path))?;
-    serde_json::from_str(&text)
-        .map_err(|e| TrainError::format(path.display().to_string(), format!("not a trainer state: {e}")))
+    TrainerState::from_json(&text, &path.display().to_string())
 }
 
 /// Copies the model files of a checkpoint into `dest` (replaced atomically: written beside it
