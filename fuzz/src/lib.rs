@@ -17,8 +17,11 @@ use spectrans_tensor::{Tape, Tensor};
 use spectrans_train::optim::{Adam, AdamConfig, AdamW, AdamWConfig, OptimState, Optimizer, Sgd, SgdConfig};
 use spectrans_train::trainer::TrainerState;
 
+/// A fuzzing entry point: arbitrary bytes in, a panic is a bug.
+pub type Entry = fn(&[u8]);
+
 /// The fuzz targets, by name (each is a function of this module and a folder of the corpus).
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Entry); 5] = [
     ("checkpoint", checkpoint),
     ("config", config),
     ("forward_input", forward_input),
@@ -273,7 +276,7 @@ pub fn write_seeds(root: &Path) -> std::io::Result<()> {
         ),
         serialize_tensors(
             &[("inputs_embeds".to_string(), Tensor::<f32>::ones(&[2, 4, 8]))],
-            &[mask.clone()],
+            std::slice::from_ref(&mask),
             DType::F32,
             HashMap::new(),
         ),
