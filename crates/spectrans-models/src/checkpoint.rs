@@ -103,9 +103,15 @@ pub fn read_config(dir: &Path) -> Result<ModelConfig> {
 /// `T`). A decoder checkpoint not written by this crate is spectrans' non-causal operator, so
 /// `causal` is set to false (noted). The FFN width follows the checkpoint's weight shapes.
 pub fn load_folder<T: FftFloat>(dir: &Path) -> Result<Loaded<T>> {
-    let mut config = read_config(dir)?;
+    let config = read_config(dir)?;
     let path = dir.join(WEIGHTS_FILE);
     let file = read_tensors::<T>(&path)?;
+    load_parts(config, &file, &path.display().to_string())
+}
+
+/// Builds the model `config` describes and loads the weights `file` into it, as [`load_folder`]
+/// does with a folder's two files (`origin` names the weights in errors).
+pub fn load_parts<T: FftFloat>(mut config: ModelConfig, file: &TensorFile<T>, origin: &str) -> Result<Loaded<T>> {
     let mut notes = Vec::new();
     let ours = file.metadata.get("format").map(String::as_str) == Some(FORMAT);
     if let ModelConfig::Decoder(c) = &mut config {
@@ -114,8 +120,14 @@ pub fn load_folder<T: FftFloat>(dir: &Path) -> Result<Loaded<T>> {
             notes.push("spectrans decoder checkpoint: its operator is non-causal, so causal is set to false".into());
         }
     }
-    // a rank-0 tensor here is left to `load_state`, which reports it as mis-shaped
-    let ffn_width = file.floats.get("blocks.0.ffn.0.weight").and_then(|w| w.shape().first().copied());
+    // Only a (width, hidden_dim) weight sets the width: its width·hidden_dim values are then in
+    // the file, so a lying shape such as (10⁹, 0) cannot make the model huge. Any other shape is
+    // left to `load_state`, which reports it as mis-shaped.
+    let hidden = config.backbone().map(|bb| bb.hidden_dim);
+    let ffn_width = file.floats.get("blocks.0.ffn.0.weight").and_then(|w| match w.shape() {
+        &[width, d] if Some(d) == hidden && width > 0 => Some(width),
+        _ => None,
+    });
     if let (Some(width), Some(bb)) = (ffn_width, config.backbone()) {
         if bb.block().ffn_width() != Some(width) {
             notes.push(format!("FFN width {width} taken from the checkpoint's weight shapes"));
@@ -128,7 +140,7 @@ pub fn load_folder<T: FftFloat>(dir: &Path) -> Result<Loaded<T>> {
         }
     }
     let model = Model::from_config(&config, 0)?;
-    load_state(&model, &file, &path.display().to_string())?;
+    load_state(&model, file, origin)?;
     Ok(Loaded { model, notes })
 }
 
@@ -195,5 +207,28 @@ mod tests {
         file.ints.clear();
         let e = load_state(&ln, &file, "f").unwrap_err().to_string();
         assert!(e.contains("missing 1: weight"), "{e}");
+    }
+
+    #[test]
+    fn the_ffn_width_follows_the_weights_only_when_they_hold_it() {
+        let cfg = ModelConfig::from_json(
+            r#"{"model_type": "fno_encoder", "hidden_dim": 4, "num_layers": 1, "modes": 2, "max_sequence_length": 8}"#,
+        )
+        .unwrap();
+        let wide = ModelConfig::from_json(&cfg.to_json().replace("\"ffn_hidden_dim\": null", "\"ffn_hidden_dim\": 6"))
+            .unwrap();
+        let file_of = |cfg: &ModelConfig| {
+            let model = Model::<f32>::from_config(cfg, 0).unwrap();
+            let mut file = TensorFile::<f32>::default();
+            file.floats.extend(model.named_parameters().into_iter().map(|(n, p)| (n, p.value())));
+            file
+        };
+        let loaded = load_parts(cfg.clone(), &file_of(&wide), "w").unwrap();
+        assert!(loaded.notes.iter().any(|n| n.contains("FFN width 6")), "{:?}", loaded.notes);
+        // a lying (10⁹, 0) shape holds no values: it is reported, not built (fuzz regression)
+        let mut lying = file_of(&cfg);
+        lying.floats.insert("blocks.0.ffn.0.weight".into(), Tensor::zeros(&[1_000_000_000, 0]));
+        let e = load_parts(cfg, &lying, "w").err().unwrap().to_string();
+        assert!(e.contains("mis-shaped 1: blocks.0.ffn.0.weight (file [1000000000, 0], model [8, 4])"), "{e}");
     }
 }

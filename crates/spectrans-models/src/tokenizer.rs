@@ -79,16 +79,18 @@ impl CharTokenizer {
         let path = dir.join(TOKENIZER_FILE);
         let text = std::fs::read_to_string(&path)
             .map_err(|source| ModelError::Io { path: path.display().to_string(), source })?;
-        let tok: CharTokenizer = serde_json::from_str(&text)
-            .map_err(|e| ModelError::checkpoint(path.display().to_string(), format!("not a tokenizer file: {e}")))?;
+        Self::from_json(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates the text of a `tokenizer.json` (`origin` names it in errors).
+    pub fn from_json(text: &str, origin: &str) -> Result<Self> {
+        let tok: CharTokenizer = serde_json::from_str(text)
+            .map_err(|e| ModelError::checkpoint(origin, format!("not a tokenizer file: {e}")))?;
         if tok.kind != "char" {
-            return Err(ModelError::checkpoint(
-                path.display().to_string(),
-                format!("unknown tokenizer type {:?}", tok.kind),
-            ));
+            return Err(ModelError::checkpoint(origin, format!("unknown tokenizer type {:?}", tok.kind)));
         }
         if tok.vocab.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(ModelError::checkpoint(path.display().to_string(), "the alphabet must be sorted and unique"));
+            return Err(ModelError::checkpoint(origin, "the alphabet must be sorted and unique"));
         }
         Ok(tok)
     }

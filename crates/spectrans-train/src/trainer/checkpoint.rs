@@ -64,6 +64,11 @@ impl TrainerState {
             elapsed_s: 0.0,
         }
     }
+
+    /// Parses the text of a `trainer.json` (`origin` names it in errors).
+    pub fn from_json(text: &str, origin: &str) -> Result<Self> {
+        serde_json::from_str(text).map_err(|e| TrainError::format(origin, format!("not a trainer state: {e}")))
+    }
 }
 
 /// Writes `bytes` to `path` and fsyncs it (inside a folder that is not yet published).
@@ -173,8 +178,7 @@ pub fn latest(run: &Path) -> Result<Option<PathBuf>> {
 pub fn read_state(dir: &Path) -> Result<TrainerState> {
     let path = dir.join(TRAINER_FILE);
     let text = fs::read_to_string(&path).map_err(io_err(&path))?;
-    serde_json::from_str(&text)
-        .map_err(|e| TrainError::format(path.display().to_string(), format!("not a trainer state: {e}")))
+    TrainerState::from_json(&text, &path.display().to_string())
 }
 
 /// Copies the model files of a checkpoint into `dest` (replaced atomically: written beside it
@@ -204,6 +208,22 @@ pub fn export_model(checkpoint: &Path, dest: &Path, files: &[&str]) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trainer_state_reads_back_bit_for_bit() {
+        // found by fuzzing: without serde_json's float_roundtrip, "2.0000000000000002e74" read back as 2e74
+        let mut rng = Rng::seed(11);
+        let mut values = vec!["2.0000000000000002e74".parse::<f64>().unwrap(), 0.1 + 0.2, -0.0, 5e-324, f64::MAX];
+        values.extend((0..2000).map(|_| f64::from_bits(rng.next_u64())).filter(|v| v.is_finite()));
+        for v in values {
+            let state = TrainerState { lr: v, log_window: (v, 3), best_metric: Some((v, 1)), ..TrainerState::start(1) };
+            let text = serde_json::to_string_pretty(&state).unwrap();
+            let back = TrainerState::from_json(&text, "trainer.json").unwrap();
+            for (a, b) in [(back.lr, v), (back.log_window.0, v), (back.best_metric.unwrap().0, v)] {
+                assert_eq!(a.to_bits(), b.to_bits(), "{v:e} read back as {a:e}");
+            }
+        }
+    }
 
     #[test]
     fn publish_keeps_the_last_k_and_latest_points_to_the_newest() {
