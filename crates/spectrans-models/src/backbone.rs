@@ -6,6 +6,7 @@ use std::sync::Arc;
 use spectrans_layers::{Ctx, Embedding, FNOBlock, FftFloat, LayerNorm, Module, PositionalEncoding, Visitor};
 use spectrans_tensor::{checkpoint, Rng, Tensor, TensorError};
 
+use crate::budget;
 use crate::config::BackboneConfig;
 use crate::error::{ModelError, Result};
 
@@ -44,6 +45,7 @@ impl<T: FftFloat> Backbone<T> {
     /// state-dict order).
     pub fn new(cfg: &BackboneConfig, rng: &mut Rng) -> Result<Self> {
         cfg.validate()?;
+        budget::check_parts(&budget::backbone_parts(cfg)?, std::mem::size_of::<T>())?;
         let d = cfg.hidden_dim;
         let embedding = cfg.vocab_size.map(|v| Embedding::new(v, d, rng));
         let positional_encoding = PositionalEncoding::new(cfg.positional_kind()?, d, cfg.max_sequence_length, rng)?;
@@ -76,6 +78,7 @@ impl<T: FftFloat> Backbone<T> {
                 if batch == 0 || len == 0 {
                     return Err(ModelError::Input(format!("empty input: input_ids of shape [{batch}, {len}]")));
                 }
+                self.check_activations(&format!("input_ids of shape [{batch}, {len}]"), batch, len)?;
                 emb.forward(ctx, ids, &[batch, len])?
             }
             Input::Embeds(x) => {
@@ -86,6 +89,7 @@ impl<T: FftFloat> Backbone<T> {
                 if s[0] == 0 || s[1] == 0 {
                     return Err(ModelError::Input(format!("empty input: inputs_embeds of shape {s:?}")));
                 }
+                self.check_activations(&format!("inputs_embeds of shape {s:?}"), s[0], s[1])?;
                 if x.has_non_finite() {
                     return Err(ModelError::Input("inputs_embeds contains NaN or infinite values".into()));
                 }
@@ -105,6 +109,13 @@ impl<T: FftFloat> Backbone<T> {
             };
         }
         Ok(self.final_norm.forward(ctx, &h)?)
+    }
+
+    /// Refuses a (batch, len) input whose activations (about four of the widest, D or the FFN
+    /// width, live at once) do not fit in memory.
+    fn check_activations(&self, what: &str, batch: usize, len: usize) -> Result<()> {
+        let width = budget::ffn_width(&self.config)?.max(self.config.hidden_dim);
+        budget::check_activations(what, &[batch, len], width, 4, std::mem::size_of::<T>())
     }
 }
 

@@ -131,8 +131,10 @@ impl<T: FftFloat> FNOOperator<T> {
     /// Builds and initialises the operator (seeded).
     pub fn new(config: &FnoOperatorConfig, seed: u64) -> Result<Self> {
         config.validate()?;
+        crate::budget::check_parts(&crate::budget::operator_parts(config)?, std::mem::size_of::<T>())?;
         let mut rng = Rng::seed(seed);
         let c = config;
+        // cannot overflow: the budget check above added them in u128 and bounded the result
         let lifting = Linear::new(c.in_channels + c.grid_channels()?, c.width, true, &mut rng);
         let fourier_layers = (0..c.num_layers)
             .map(|i| {
@@ -219,6 +221,9 @@ impl<T: FftFloat> FNOOperator<T> {
         if s.contains(&0) {
             return Err(ModelError::Input(format!("empty input of shape {s:?}")));
         }
+        let width = self.config.width.max(self.config.projection_dim);
+        let what = format!("FNOOperator input of shape {s:?}");
+        crate::budget::check_activations(&what, &s[..=dims], width, 4, std::mem::size_of::<T>())?;
         let mut h = self.lifting.forward(ctx, &self.with_grid(x)?)?;
         for layer in &self.fourier_layers {
             h = if dims == 2 { layer.forward_2d(ctx, &h)? } else { layer.forward(ctx, &h)? };
