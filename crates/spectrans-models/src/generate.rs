@@ -246,7 +246,9 @@ impl<T: FftFloat> FNODecoder<T> {
             | Some(spectrans_layers::PositionalEncoding::Learned { .. }) => Some(self.config.max_sequence_length),
             _ => None,
         };
-        let mut total = prompt.len() + opts.max_new_tokens;
+        let Some(mut total) = prompt.len().checked_add(opts.max_new_tokens) else {
+            return Err(ModelError::config("max_new_tokens", format!("{} overflows", opts.max_new_tokens)));
+        };
         if let Some(limit) = table_limit {
             if prompt.len() > limit {
                 return Err(ModelError::Input(format!(
@@ -256,6 +258,10 @@ impl<T: FftFloat> FNODecoder<T> {
             }
             total = total.min(limit);
         }
+        // the sequence, and per layer the kernels and the convolution-input history (D per position)
+        let per_position = (self.config.num_layers as u128) * (self.config.hidden_dim as u128) * 2 + 1;
+        let bytes = (total as u128).checked_mul(per_position).and_then(|n| n.checked_mul(size_of::<T>() as u128));
+        spectrans_tensor::limits::check_bytes(&format!("max_new_tokens {}", opts.max_new_tokens), bytes)?;
         let mut rng = Rng::seed(opts.seed);
         let mut seq = prompt.to_vec();
         let mut out = Vec::new();

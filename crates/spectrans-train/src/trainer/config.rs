@@ -187,7 +187,7 @@ impl RunConfig {
         if self.keep_checkpoints == 0 {
             return bad("keep_checkpoints", "must be at least 1".into());
         }
-        Ok(())
+        super::resources::check(self)
     }
 
     /// The configuration as pretty JSON.
