@@ -8,9 +8,17 @@ use spectrans_models::io::{read_tensors, serialize_tensors, write_atomic};
 use spectrans_models::{load_or_init, Input};
 use spectrans_tensor::DType;
 
+/// Options of `spectrans forward`.
+pub struct Options {
+    /// For a folder holding only config.json: initialise the model with this seed.
+    pub init_seed: Option<u64>,
+    /// Test every module's output for NaN and infinities.
+    pub check_finite: bool,
+}
+
 /// Loads the model and the input, runs the forward pass, writes `output`.
-pub fn run<T: FftFloat>(model_dir: &Path, input: &Path, output: &Path, init_seed: Option<u64>) -> Result<(), String> {
-    let loaded = load_or_init::<T>(model_dir, init_seed).map_err(|e| e.to_string())?;
+pub fn run<T: FftFloat>(model_dir: &Path, input: &Path, output: &Path, opts: &Options) -> Result<(), String> {
+    let loaded = load_or_init::<T>(model_dir, opts.init_seed).map_err(|e| e.to_string())?;
     for note in &loaded.notes {
         eprintln!("note: {note}");
     }
@@ -30,7 +38,7 @@ pub fn run<T: FftFloat>(model_dir: &Path, input: &Path, output: &Path, init_seed
         }
         None => None,
     };
-    let ctx = Ctx::inference();
+    let ctx = if opts.check_finite { Ctx::inference().with_finite_checks() } else { Ctx::inference() };
     let out = match (file.ints.get("input_ids"), file.floats.get("inputs_embeds")) {
         (Some(_), Some(_)) => return Err(format!("{origin}: holds both input_ids and inputs_embeds; keep one")),
         (Some((shape, ids)), None) => {

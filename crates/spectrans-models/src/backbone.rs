@@ -79,7 +79,9 @@ impl<T: FftFloat> Backbone<T> {
                     return Err(ModelError::Input(format!("empty input: input_ids of shape [{batch}, {len}]")));
                 }
                 self.check_activations(&format!("input_ids of shape [{batch}, {len}]"), batch, len)?;
-                emb.forward(ctx, ids, &[batch, len])?
+                let h = emb.forward(ctx, ids, &[batch, len])?;
+                ctx.check_output(|| "embedding".into(), &h)?;
+                h
             }
             Input::Embeds(x) => {
                 let s = x.shape();
@@ -97,18 +99,25 @@ impl<T: FftFloat> Backbone<T> {
             }
         };
         let h = match &self.positional_encoding {
-            Some(pe) => pe.forward(ctx, &h)?,
+            Some(pe) => {
+                let h = pe.forward(ctx, &h)?;
+                ctx.check_output(|| "positional_encoding".into(), &h)?;
+                h
+            }
             None => h,
         };
         let mut h = ctx.dropout(&h, self.config.dropout)?;
-        for block in &self.blocks {
+        for (i, block) in self.blocks.iter().enumerate() {
             h = if self.config.gradient_checkpointing && ctx.tape().is_some() {
                 checkpointed(ctx, block, &h)?
             } else {
                 block.forward(ctx, &h)?
             };
+            ctx.check_output(|| format!("blocks.{i}"), &h)?;
         }
-        Ok(self.final_norm.forward(ctx, &h)?)
+        let h = self.final_norm.forward(ctx, &h)?;
+        ctx.check_output(|| "final_norm".into(), &h)?;
+        Ok(h)
     }
 
     /// Refuses a (batch, len) input whose activations (about four of the widest, D or the FFN

@@ -64,7 +64,11 @@ impl<T: FftFloat> FNOTransformer<T> {
     pub fn forward(&self, ctx: &Ctx<T>, input: Input<'_, T>, attention_mask: Option<&[bool]>) -> Result<Tensor<T>> {
         let h = self.backbone.forward(ctx, input)?;
         match &self.output_head {
-            Some(head) => Ok(head.forward(ctx, &h, attention_mask)?),
+            Some(head) => {
+                let logits = head.forward(ctx, &h, attention_mask)?;
+                ctx.check_output(|| "output_head".into(), &logits)?;
+                Ok(logits)
+            }
             None => Ok(h),
         }
     }
@@ -156,7 +160,9 @@ impl<T: FftFloat> FNODecoder<T> {
         let what = format!("input_ids of shape [{batch}, {len}]");
         budget::check_activations(&what, &[batch, len], self.config.vocab_size, 1, std::mem::size_of::<T>())?;
         let h = self.backbone.forward(ctx, Input::Ids { ids, batch, len })?;
-        Ok(self.lm_head.forward(ctx, &h)?)
+        let logits = self.lm_head.forward(ctx, &h)?;
+        ctx.check_output(|| "lm_head".into(), &logits)?;
+        Ok(logits)
     }
 }
 

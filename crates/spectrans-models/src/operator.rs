@@ -224,12 +224,20 @@ impl<T: FftFloat> FNOOperator<T> {
         let width = self.config.width.max(self.config.projection_dim);
         let what = format!("FNOOperator input of shape {s:?}");
         crate::budget::check_activations(&what, &s[..=dims], width, 4, std::mem::size_of::<T>())?;
+        if x.has_non_finite() {
+            return Err(ModelError::Input(format!("FNOOperator input of shape {s:?} contains NaN or infinite values")));
+        }
         let mut h = self.lifting.forward(ctx, &self.with_grid(x)?)?;
-        for layer in &self.fourier_layers {
+        ctx.check_output(|| "lifting".into(), &h)?;
+        for (i, layer) in self.fourier_layers.iter().enumerate() {
             h = if dims == 2 { layer.forward_2d(ctx, &h)? } else { layer.forward(ctx, &h)? };
+            ctx.check_output(|| format!("fourier_layers.{i}"), &h)?;
         }
         let h = self.projection1.forward(ctx, &h)?.gelu()?;
-        Ok(self.projection2.forward(ctx, &h)?)
+        ctx.check_output(|| "projection1".into(), &h)?;
+        let out = self.projection2.forward(ctx, &h)?;
+        ctx.check_output(|| "projection2".into(), &out)?;
+        Ok(out)
     }
 }
 
