@@ -54,7 +54,7 @@ pub fn ffn_width(cfg: &BackboneConfig) -> Result<usize> {
         return Err(ModelError::config(
             "mlp_ratio",
             format!(
-                "hidden_dim {} × mlp_ratio {} gives an FFN width of {w}, outside 1..{}",
+                "hidden_dim {} × mlp_ratio {:?} gives an FFN width of {w:?}, outside 1..{}",
                 cfg.hidden_dim,
                 cfg.mlp_ratio,
                 usize::MAX

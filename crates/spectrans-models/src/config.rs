@@ -230,12 +230,14 @@ impl ModelConfig {
             ModelConfig::Decoder(c) => serde_json::to_value(c),
             ModelConfig::Operator(c) => serde_json::to_value(c),
         }
+        // invariant: structs of numbers, strings and options (NaN serialises as null)
         .expect("plain config structs always serialise");
         let mut map = serde_json::Map::new();
         map.insert("model_type".into(), self.model_type().into());
         if let serde_json::Value::Object(fields) = value {
             map.extend(fields);
         }
+        // invariant: a `Value` always serialises
         serde_json::to_string_pretty(&serde_json::Value::Object(map)).expect("a JSON map always serialises")
     }
 

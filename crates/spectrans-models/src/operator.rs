@@ -181,13 +181,21 @@ impl<T: FftFloat> FNOOperator<T> {
                     }
                 }
             }
-            _ => unreachable!("inputs are checked to be 1-D or 2-D"),
+            _ => {
+                return Err(ModelError::config(
+                    "spatial_dims",
+                    format!("must be 1 or 2, got {} (input shape {s:?})", self.config.spatial_dims),
+                ))
+            }
         }
         let mut one = vec![1];
         one.extend_from_slice(spatial);
         one.push(g);
         let mut full = s.to_vec();
-        *full.last_mut().expect("rank ≥ 3") = g;
+        // `s` has rank spatial_dims + 2 ≥ 3 (checked by `forward`), so `full` has a last axis
+        if let Some(last) = full.last_mut() {
+            *last = g;
+        }
         let grid = Tensor::from_vec(feats, &one)?.broadcast_to(&full)?;
         Ok(Tensor::concat(&[x, &grid], -1)?)
     }

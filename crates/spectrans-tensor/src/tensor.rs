@@ -163,6 +163,7 @@ impl<T: Float> Tensor<T> {
 
     /// A copy as an `ndarray` array.
     pub fn to_ndarray(&self) -> ArrayD<T> {
+        // invariant: every constructor keeps data.len() == numel(shape)
         ArrayD::from_shape_vec(IxDyn(&self.shape), self.data.to_vec()).expect("shape and buffer agree")
     }
 
