@@ -1,95 +1,14 @@
 //! Bad configurations, inputs and files: each is an `Err` (never a panic) whose message names the
-//! problem (field, shape, id, tensor or file). Plus the command line: one `error: ` line on stderr
-//! and a non-zero exit for each failure.
+//! problem (field, shape, id, tensor or file). Absurd sizes, generation, tensors and training
+//! configurations are in `bad_inputs_sizes.rs`, the command line in `bad_inputs_cli.rs`.
 
 mod common;
 
-use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
-
-use spectrans::layers::{Ctx, Module};
-use spectrans::models::io::serialize_tensors;
-use spectrans::models::{load_folder, save_folder, FNOEncoder, FnoEncoderConfig, Input, Model, ModelConfig};
-use spectrans::tensor::{DType, Tensor};
-
-type Outcome = Result<(), String>;
-/// A named bad input, its action, and the words its error message must contain.
-type Case = (&'static str, Box<dyn Fn() -> Outcome>, Vec<&'static str>);
-/// Float tensors of a safetensors file to write.
-type Floats = Vec<(String, Tensor<f32>)>;
-/// Integer tensors (name, shape, values) of a safetensors file to write.
-type Ints = Vec<(String, Vec<usize>, Vec<i64>)>;
-
-/// Parses a config and builds the model it describes.
-fn build(json: &str) -> Result<Model<f32>, String> {
-    let cfg = ModelConfig::from_json(json).map_err(|e| e.to_string())?;
-    Model::from_config(&cfg, 0).map_err(|e| e.to_string())
-}
-
-fn config(json: &str) -> Outcome {
-    build(json).map(|_| ())
-}
-
-const ENCODER: &str =
-    r#"{"model_type": "fno_encoder", "hidden_dim": 16, "num_layers": 1, "modes": 4, "max_sequence_length": 16}"#;
-const LEARNED: &str = r#"{"model_type": "fno_encoder", "hidden_dim": 16, "num_layers": 1, "modes": 4,
-                          "max_sequence_length": 16, "positional_encoding_type": "learned"}"#;
-const CLASSIFIER: &str = r#"{"model_type": "fno_transformer", "vocab_size": 50, "hidden_dim": 16, "num_layers": 1,
-                             "modes": 4, "max_sequence_length": 16, "num_classes": 3, "pooling": "mean"}"#;
-const DECODER: &str = r#"{"model_type": "fno_decoder", "vocab_size": 50, "hidden_dim": 16, "num_layers": 1,
-                          "modes": 4, "max_sequence_length": 16, "causal": false}"#;
-
-/// Builds `model_json` and runs it in inference mode.
-fn run(model_json: &str, input: Input<'_, f32>, mask: Option<&[bool]>) -> Outcome {
-    let model = build(model_json).expect("the model of a bad-input case is valid");
-    model.forward(&Ctx::inference(), input, mask).map(|_| ()).map_err(|e| e.to_string())
-}
-
-fn embeds(model_json: &str, shape: &[usize]) -> Outcome {
-    run(model_json, Input::Embeds(&Tensor::ones(shape)), None)
-}
-
-fn ids(model_json: &str, ids: &[usize], batch: usize, len: usize, mask: Option<&[bool]>) -> Outcome {
-    run(model_json, Input::Ids { ids, batch, len }, mask)
-}
-
-fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (s >> 33) as u8
-        })
-        .collect()
-}
-
-/// A valid encoder folder (saved by this crate) whose weights file is then replaced by `weights`.
-fn folder_with_weights(tag: &str, weights: &[u8]) -> Outcome {
-    let dir = common::TempDir::new("bad-inputs", tag);
-    save_folder(&build(ENCODER).unwrap(), &dir.0).unwrap();
-    std::fs::write(dir.path("model.safetensors"), weights).unwrap();
-    load_folder::<f32>(&dir.0).map(|_| ()).map_err(|e| e.to_string())
-}
-
-/// The encoder's state dict as PyTorch would save it, edited by `edit`.
-fn edited_state(edit: impl FnOnce(&mut Floats, &mut Ints)) -> Vec<u8> {
-    let model = build(ENCODER).unwrap();
-    let mut floats: Floats = model.named_parameters().into_iter().map(|(n, p)| (n, p.value())).collect();
-    floats.extend(model.named_buffers().into_iter().map(|(n, b)| (n, b.value())));
-    let mut ints = Vec::new();
-    edit(&mut floats, &mut ints);
-    serialize_tensors(&floats, &ints, DType::F32, HashMap::new()).unwrap()
-}
-
-fn valid_weights() -> Vec<u8> {
-    edited_state(|_, _| {})
-}
+use common::bad::*;
+use spectrans::models::{load_folder, FNOEncoder, FnoEncoderConfig, Input, ModelConfig};
+use spectrans::tensor::Tensor;
 
 fn cases() -> Vec<Case> {
-    fn case(name: &'static str, f: impl Fn() -> Outcome + 'static, words: &[&'static str]) -> Case {
-        (name, Box::new(f), words.to_vec())
-    }
     vec![
         // ---- inputs
         case("inputs_embeds of rank 2", || embeds(ENCODER, &[2, 16]), &["inputs_embeds", "[2, 16]"]),
@@ -389,92 +308,7 @@ fn encoder_config() -> FnoEncoderConfig {
 #[test]
 fn every_bad_input_is_a_named_error_not_a_panic() {
     let cases = cases();
-    assert!(cases.len() >= 25);
-    let mut failures = Vec::new();
-    for (name, action, words) in &cases {
-        match catch_unwind(AssertUnwindSafe(action)) {
-            Err(_) => failures.push(format!("{name}: PANICKED")),
-            Ok(Ok(())) => failures.push(format!("{name}: accepted")),
-            Ok(Err(msg)) => {
-                println!("{name:<56} {msg}");
-                let absent: Vec<&&str> = words.iter().filter(|w| !msg.contains(**w)).collect();
-                if !absent.is_empty() {
-                    failures.push(format!("{name}: message {msg:?} lacks {absent:?}"));
-                }
-            }
-        }
-    }
-    println!("checked {} bad inputs", cases.len());
+    assert!(cases.len() >= 55, "{} cases", cases.len());
+    let failures = check(&cases);
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
-}
-
-// ---------------------------------------------------------------- command line
-
-/// Runs `spectrans forward`; returns the exit status success flag and stderr.
-fn cli_forward(model: &Path, input: &Path, out: &Path) -> (bool, String) {
-    let o = common::forward(model, input, out, &[]);
-    (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
-
-fn write_input(path: &Path, floats: &[(String, Tensor<f32>)], ints: &[(String, Vec<usize>, Vec<i64>)]) {
-    std::fs::write(path, serialize_tensors(floats, ints, DType::F32, HashMap::new()).unwrap()).unwrap();
-}
-
-#[test]
-fn cli_failures_print_one_error_line_and_exit_non_zero() {
-    let dir = common::TempDir::new("bad-inputs", "cli");
-    let model = dir.path("model");
-    save_folder(&build(CLASSIFIER).unwrap(), &model).unwrap();
-    let corrupt = dir.path("corrupt");
-    save_folder(&build(CLASSIFIER).unwrap(), &corrupt).unwrap();
-    std::fs::write(corrupt.join("model.safetensors"), random_bytes(1000, 3)).unwrap();
-    let ids = |v: Vec<i64>| ("input_ids".to_string(), vec![2, 3], v);
-    let good_ids = || ids(vec![1, 2, 3, 4, 5, 6]);
-
-    let inputs: [(&str, Floats, Ints); 6] = [
-        ("good", vec![], vec![good_ids()]),
-        ("no-input", vec![("x".into(), Tensor::ones(&[2, 3, 16]))], vec![]),
-        ("negative", vec![], vec![ids(vec![1, 2, -3, 4, 5, 6])]),
-        ("bad-mask", vec![], vec![good_ids(), ("attention_mask".into(), vec![2, 3], vec![1, 1, 2, 1, 0, 1])]),
-        ("float-ids", vec![("input_ids".into(), Tensor::ones(&[2, 3]))], vec![]),
-        ("mask-shape", vec![], vec![good_ids(), ("attention_mask".into(), vec![3, 2], vec![1; 6])]),
-    ];
-    for (name, f, i) in &inputs {
-        write_input(&dir.path(&format!("{name}.safetensors")), f, i);
-    }
-    let input = |name: &str| dir.path(&format!("{name}.safetensors"));
-    let out = dir.path("out.safetensors");
-
-    let (ok, stderr) = cli_forward(&model, &input("good"), &out);
-    assert!(ok && stderr.is_empty(), "the valid run succeeds silently: {stderr}");
-
-    let cases: [(&str, PathBuf, PathBuf, &[&str]); 7] = [
-        ("missing model folder", dir.path("nowhere"), input("good"), &["nowhere", "config.json"]),
-        ("corrupt weights", corrupt.clone(), input("good"), &["model.safetensors", "not a valid safetensors file"]),
-        (
-            "input without input_ids/inputs_embeds",
-            model.clone(),
-            input("no-input"),
-            &["input_ids", "inputs_embeds", "\"x\""],
-        ),
-        ("negative ids", model.clone(), input("negative"), &["input_ids", "negative id -3"]),
-        ("attention_mask value 2", model.clone(), input("bad-mask"), &["attention_mask", "0 or 1", "found 2"]),
-        ("input_ids stored as floats", model.clone(), input("float-ids"), &["input_ids", "integer tensor"]),
-        (
-            "attention_mask of the wrong shape",
-            model.clone(),
-            input("mask-shape"),
-            &["attention_mask", "[3, 2]", "[2, 3]"],
-        ),
-    ];
-    for (name, model, input, words) in cases {
-        let (ok, stderr) = cli_forward(&model, &input, &out);
-        assert!(!ok, "{name}: exit status must be non-zero");
-        let lines: Vec<&str> = stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "{name}: exactly one stderr line, got {stderr:?}");
-        assert!(lines[0].starts_with("error: "), "{name}: {stderr:?}");
-        for w in words {
-            assert!(lines[0].contains(w), "{name}: {:?} lacks {w:?}", lines[0]);
-        }
-    }
 }

@@ -56,6 +56,7 @@ fn config(c: &Case, causal: bool) -> Result<ModelConfig, String> {
     let mut j = json!({
         "hidden_dim": c.hidden, "num_layers": c.layers, "max_sequence_length": c.seq, "modes": c.modes,
     });
+    // invariant: `json!({...})` just built an object
     let m = j.as_object_mut().expect("object");
     match c.kind.as_str() {
         "encoder" => {

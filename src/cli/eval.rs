@@ -19,6 +19,7 @@ pub fn run(
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("{}: {e} (eval needs a model folder written by `spectrans train`)", path.display()))?;
     let config = RunConfig::from_json(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
+    config.validate().map_err(|e| format!("{}: {e}", path.display()))?;
     let model = load_folder::<f32>(model_dir).map_err(|e| e.to_string())?.model;
     if resolution.is_some() && !matches!(config.task, TaskConfig::Burgers(_)) {
         return Err(format!("--resolution applies to burgers operator models, not to a {} model", config.task.name()));

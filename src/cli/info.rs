@@ -49,6 +49,7 @@ fn flops_per_position(cfg: &ModelConfig, n: usize) -> f64 {
         let proj = 2.0 * w * c.projection_dim as f64 + 2.0 * c.projection_dim as f64 * c.out_channels as f64;
         return lift + layer * c.num_layers as f64 + proj;
     }
+    // invariant: the operator returned above; every other model has a backbone
     let bb = cfg.backbone().expect("sequence models have a backbone");
     let (d, m) = (bb.hidden_dim as f64, bb.modes.min(n / 2 + 1) as f64);
     let h = bb.block().ffn_width().unwrap_or(0) as f64;

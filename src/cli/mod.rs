@@ -49,6 +49,10 @@ enum Command {
         /// For a folder holding only config.json: initialise the model randomly with this seed.
         #[arg(long)]
         init_seed: Option<u64>,
+        /// Test every module's output for NaN and infinities; the first one found is an error
+        /// naming the module (e.g. `blocks.2`).
+        #[arg(long)]
+        check_finite: bool,
     },
     /// Sample text from a character-level decoder folder (config.json, model.safetensors,
     /// tokenizer.json); prints the prompt followed by the generated text.
@@ -125,10 +129,13 @@ enum Command {
 pub fn run() -> Result<(), String> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Forward { model, input, output, dtype, init_seed } => match dtype {
-            Precision::F32 => forward::run::<f32>(&model, &input, &output, init_seed),
-            Precision::F64 => forward::run::<f64>(&model, &input, &output, init_seed),
-        },
+        Command::Forward { model, input, output, dtype, init_seed, check_finite } => {
+            let opts = forward::Options { init_seed, check_finite };
+            match dtype {
+                Precision::F32 => forward::run::<f32>(&model, &input, &output, &opts),
+                Precision::F64 => forward::run::<f64>(&model, &input, &output, &opts),
+            }
+        }
         Command::Generate { model, prompt, max_new_tokens, temperature, top_k, top_p, stop, seed } => {
             let sampling = spectrans_models::Sampling { temperature, top_k, top_p };
             generate::run(&model, &prompt, max_new_tokens, sampling, stop, seed)

@@ -269,6 +269,7 @@ pub fn run(a: &TrainArgs) -> Result<(), String> {
             ));
         }
         config = RunConfig { epochs: a.epochs.unwrap_or(saved.epochs), ..saved };
+        config.validate().map_err(|e| format!("{}: {e}", path.display()))?;
     }
     let corpus = match &config.task {
         TaskConfig::Lm(l) => Some(lm_corpus(l)?),

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: scratch folders and running the `spectrans` binary.
 #![allow(dead_code)] // each test crate uses a subset
 
+pub mod bad;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

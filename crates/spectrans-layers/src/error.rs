@@ -21,6 +21,19 @@ pub enum LayerError {
         /// What is wrong with it.
         reason: String,
     },
+    /// With [`Ctx::with_finite_checks`](crate::Ctx::with_finite_checks): the first module whose
+    /// output holds NaN or infinite values.
+    #[error("non-finite output: `{module}` produced {first} ({count} of {total} values are NaN or infinite)")]
+    NonFinite {
+        /// The module (state-dict prefix, e.g. `blocks.1`).
+        module: String,
+        /// The first bad value (`NaN`, `inf` or `-inf`).
+        first: String,
+        /// How many values are not finite.
+        count: usize,
+        /// How many values the output has.
+        total: usize,
+    },
     /// An input does not fit the layer.
     #[error("{layer}: {reason}")]
     Input {

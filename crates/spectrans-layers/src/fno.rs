@@ -123,7 +123,12 @@ impl<T: FftFloat> FourierNeuralOperator<T> {
         let sum = match (spectral, local) {
             (Some(a), Some(b)) => a.add(&b)?,
             (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => unreachable!("construction requires one path"),
+            (None, None) => {
+                return Err(LayerError::config(
+                    "use_spectral_conv",
+                    "the layer has neither a spectral nor a pointwise path (both fields are None)",
+                ))
+            }
         };
         self.activation.apply(&sum)
     }

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use spectrans_tensor::{Float, Parameter, Rng, Tape, Tensor};
 
-use crate::error::Result;
+use crate::error::{LayerError, Result};
 
 /// Receives a module's tensors, fully named, in `state_dict` order.
 pub trait Visitor<T: Float> {
@@ -86,13 +86,15 @@ pub struct Ctx<T: Float> {
     /// Whether train-mode batch normalisation updates its running statistics (off while a
     /// checkpointed segment is recomputed, so each batch counts once).
     update_statistics: bool,
+    /// Whether every checked module output is tested for NaN and infinities.
+    check_finite: bool,
 }
 
 impl<T: Float> Ctx<T> {
     /// A context from its three parts: the tape to record on (if any), train mode, and the
     /// dropout stream.
     pub fn new(tape: Option<&Tape<T>>, train: bool, rng: Rng) -> Self {
-        Ctx { tape: tape.cloned(), train, rng: Mutex::new(rng), update_statistics: true }
+        Ctx { tape: tape.cloned(), train, rng: Mutex::new(rng), update_statistics: true, check_finite: false }
     }
 
     /// Eval mode without a tape: pure inference, nothing recorded.
@@ -121,6 +123,44 @@ impl<T: Float> Ctx<T> {
     pub fn without_statistics_updates(mut self) -> Self {
         self.update_statistics = false;
         self
+    }
+
+    /// This context, testing each module output passed to [`Ctx::check_output`] for NaN and
+    /// infinities: the first non-finite one is an error naming the module (costs one pass over
+    /// every checked output).
+    pub fn with_finite_checks(mut self) -> Self {
+        self.check_finite = true;
+        self
+    }
+
+    /// Whether module outputs are tested for NaN and infinities.
+    pub fn checks_finite(&self) -> bool {
+        self.check_finite
+    }
+
+    /// With finite checks on, an error naming `module` (built only on failure) when `output`
+    /// holds NaN or infinite values; otherwise nothing.
+    ///
+    /// ```
+    /// use spectrans_layers::Ctx;
+    /// use spectrans_tensor::Tensor;
+    /// let bad = Tensor::<f32>::from_vec(vec![1.0, f32::NAN], &[2])?;
+    /// assert!(Ctx::inference().check_output(|| "blocks.0".into(), &bad).is_ok());
+    /// let e = Ctx::inference().with_finite_checks().check_output(|| "blocks.0".into(), &bad).unwrap_err();
+    /// assert!(e.to_string().contains("`blocks.0` produced NaN"));
+    /// # Ok::<(), spectrans_tensor::TensorError>(())
+    /// ```
+    pub fn check_output(&self, module: impl FnOnce() -> String, output: &Tensor<T>) -> Result<()> {
+        if !self.check_finite || !output.has_non_finite() {
+            return Ok(());
+        }
+        let bad: Vec<&T> = output.data().iter().filter(|v| !v.is_finite()).collect();
+        Err(LayerError::NonFinite {
+            module: module(),
+            first: bad.first().map(|v| v.to_string()).unwrap_or_default(),
+            count: bad.len(),
+            total: output.numel(),
+        })
     }
 
     /// Whether train-mode batch normalisation updates its running statistics.

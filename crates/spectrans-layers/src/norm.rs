@@ -124,7 +124,7 @@ impl<T: Float> BatchNorm1d<T> {
         } else {
             (self.running_mean.value(), self.running_var.value())
         };
-        let inv = var.add_scalar(T::of(self.eps)).sqrt()?;
+        let inv = var.add_scalar(T::of(self.eps))?.sqrt()?;
         let y = x.sub(&mean)?.div(&inv)?;
         Ok(y.mul(&ctx.param(&self.weight))?.add(&ctx.param(&self.bias))?)
     }

@@ -82,7 +82,7 @@ impl<T: Float> PositionalEncoding<T> {
         Ok(match kind {
             PositionalKind::Sinusoidal => {
                 even("sinusoidal")?;
-                Some(PositionalEncoding::Sinusoidal { pe: Parameter::new(sinusoidal_table(max_len, dim)) })
+                Some(PositionalEncoding::Sinusoidal { pe: Parameter::new(sinusoidal_table(max_len, dim)?) })
             }
             PositionalKind::Learned => {
                 Some(PositionalEncoding::Learned { position_embeddings: Embedding::new(max_len, dim, rng) })
@@ -185,11 +185,20 @@ fn check_table(kind: &str, n: usize, d: usize, len: usize, width: usize) -> Resu
 }
 
 /// spectrans' sinusoidal table (1, L, D), computed with torch's float32 steps:
-/// `pe[p, 2i] = sin(p·exp(2i·(−ln 10000/D)))`, `pe[p, 2i+1] = cos(…)`.
-pub fn sinusoidal_table<T: Float>(max_len: usize, dim: usize) -> Tensor<T> {
+/// `pe[p, 2i] = sin(p·exp(2i·(−ln 10000/D)))`, `pe[p, 2i+1] = cos(…)`. Allocated fallibly: a
+/// table larger than the memory limit is an error naming `max_sequence_length`.
+///
+/// # Shapes
+/// → (1, `max_len`, `dim`).
+pub fn sinusoidal_table<T: Float>(max_len: usize, dim: usize) -> Result<Tensor<T>> {
     let s = (-(10000f64.ln()) / dim as f64) as f32;
     let w: Vec<f32> = (0..dim.div_ceil(2)).map(|i| ((2 * i) as f32 * s).exp()).collect();
-    let mut pe = vec![T::zero(); max_len * dim];
+    let what = format!("the sinusoidal table of max_sequence_length {max_len} × hidden_dim {dim}");
+    let count = max_len.checked_mul(dim).ok_or_else(|| spectrans_tensor::TensorError::OutOfMemory {
+        what: what.clone(),
+        reason: "its size overflows".into(),
+    })?;
+    let mut pe = spectrans_tensor::limits::try_filled(&what, count, T::zero())?;
     for p in 0..max_len {
         for (i, &wi) in w.iter().enumerate() {
             let a = p as f32 * wi;
@@ -199,7 +208,7 @@ pub fn sinusoidal_table<T: Float>(max_len: usize, dim: usize) -> Tensor<T> {
             }
         }
     }
-    Tensor::from_vec(pe, &[1, max_len, dim]).expect("table size matches its shape")
+    Ok(Tensor::from_vec(pe, &[1, max_len, dim])?)
 }
 
 impl<T: Float> Module<T> for PositionalEncoding<T> {

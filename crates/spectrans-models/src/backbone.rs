@@ -6,6 +6,7 @@ use std::sync::Arc;
 use spectrans_layers::{Ctx, Embedding, FNOBlock, FftFloat, LayerNorm, Module, PositionalEncoding, Visitor};
 use spectrans_tensor::{checkpoint, Rng, Tensor, TensorError};
 
+use crate::budget;
 use crate::config::BackboneConfig;
 use crate::error::{ModelError, Result};
 
@@ -44,6 +45,7 @@ impl<T: FftFloat> Backbone<T> {
     /// state-dict order).
     pub fn new(cfg: &BackboneConfig, rng: &mut Rng) -> Result<Self> {
         cfg.validate()?;
+        budget::check_parts(&budget::backbone_parts(cfg)?, std::mem::size_of::<T>())?;
         let d = cfg.hidden_dim;
         let embedding = cfg.vocab_size.map(|v| Embedding::new(v, d, rng));
         let positional_encoding = PositionalEncoding::new(cfg.positional_kind()?, d, cfg.max_sequence_length, rng)?;
@@ -76,7 +78,10 @@ impl<T: FftFloat> Backbone<T> {
                 if batch == 0 || len == 0 {
                     return Err(ModelError::Input(format!("empty input: input_ids of shape [{batch}, {len}]")));
                 }
-                emb.forward(ctx, ids, &[batch, len])?
+                self.check_activations(&format!("input_ids of shape [{batch}, {len}]"), batch, len)?;
+                let h = emb.forward(ctx, ids, &[batch, len])?;
+                ctx.check_output(|| "embedding".into(), &h)?;
+                h
             }
             Input::Embeds(x) => {
                 let s = x.shape();
@@ -86,6 +91,7 @@ impl<T: FftFloat> Backbone<T> {
                 if s[0] == 0 || s[1] == 0 {
                     return Err(ModelError::Input(format!("empty input: inputs_embeds of shape {s:?}")));
                 }
+                self.check_activations(&format!("inputs_embeds of shape {s:?}"), s[0], s[1])?;
                 if x.has_non_finite() {
                     return Err(ModelError::Input("inputs_embeds contains NaN or infinite values".into()));
                 }
@@ -93,18 +99,32 @@ impl<T: FftFloat> Backbone<T> {
             }
         };
         let h = match &self.positional_encoding {
-            Some(pe) => pe.forward(ctx, &h)?,
+            Some(pe) => {
+                let h = pe.forward(ctx, &h)?;
+                ctx.check_output(|| "positional_encoding".into(), &h)?;
+                h
+            }
             None => h,
         };
         let mut h = ctx.dropout(&h, self.config.dropout)?;
-        for block in &self.blocks {
+        for (i, block) in self.blocks.iter().enumerate() {
             h = if self.config.gradient_checkpointing && ctx.tape().is_some() {
                 checkpointed(ctx, block, &h)?
             } else {
                 block.forward(ctx, &h)?
             };
+            ctx.check_output(|| format!("blocks.{i}"), &h)?;
         }
-        Ok(self.final_norm.forward(ctx, &h)?)
+        let h = self.final_norm.forward(ctx, &h)?;
+        ctx.check_output(|| "final_norm".into(), &h)?;
+        Ok(h)
+    }
+
+    /// Refuses a (batch, len) input whose activations (about four of the widest, D or the FFN
+    /// width, live at once) do not fit in memory.
+    fn check_activations(&self, what: &str, batch: usize, len: usize) -> Result<()> {
+        let width = budget::ffn_width(&self.config)?.max(self.config.hidden_dim);
+        budget::check_activations(what, &[batch, len], width, 4, std::mem::size_of::<T>())
     }
 }
 

@@ -29,6 +29,7 @@ pub fn load_state<T: Float, M: Module<T> + ?Sized>(model: &M, file: &TensorFile<
     let mut missing = Vec::new();
     let mut misshaped = Vec::new();
     let mut wrong_dtype = Vec::new();
+    let mut non_finite = Vec::new();
     let mut known = BTreeSet::new();
     let mut assign = Vec::new();
     let params = model.named_parameters();
@@ -46,6 +47,7 @@ pub fn load_state<T: Float, M: Module<T> + ?Sized>(model: &M, file: &TensorFile<
             Some(t) if t.shape() != p.shape().as_slice() => {
                 misshaped.push(format!("{name} (file {:?}, model {:?})", t.shape(), p.shape()))
             }
+            Some(t) if t.has_non_finite() => non_finite.push(name.clone()),
             Some(t) => assign.push((p.clone(), t.clone())),
         }
     }
@@ -55,7 +57,8 @@ pub fn load_state<T: Float, M: Module<T> + ?Sized>(model: &M, file: &TensorFile<
         .chain(file.ints.keys())
         .filter(|k| !known.contains(*k) && !k.ends_with("num_batches_tracked"))
         .collect();
-    if !missing.is_empty() || !misshaped.is_empty() || !unexpected.is_empty() || !wrong_dtype.is_empty() {
+    let problems = [missing.len(), misshaped.len(), unexpected.len(), wrong_dtype.len(), non_finite.len()];
+    if problems.iter().any(|&n| n > 0) {
         let mut parts = Vec::new();
         if !missing.is_empty() {
             parts.push(format!("missing {}: {}", missing.len(), missing.join(", ")));
@@ -69,6 +72,9 @@ pub fn load_state<T: Float, M: Module<T> + ?Sized>(model: &M, file: &TensorFile<
         }
         if !wrong_dtype.is_empty() {
             parts.push(format!("wrong dtype {}: {}", wrong_dtype.len(), wrong_dtype.join(", ")));
+        }
+        if !non_finite.is_empty() {
+            parts.push(format!("NaN or infinite values in {}: {}", non_finite.len(), non_finite.join(", ")));
         }
         return Err(ModelError::checkpoint(origin, format!("does not fit the model: {}", parts.join("; "))));
     }

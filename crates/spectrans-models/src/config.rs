@@ -230,12 +230,14 @@ impl ModelConfig {
             ModelConfig::Decoder(c) => serde_json::to_value(c),
             ModelConfig::Operator(c) => serde_json::to_value(c),
         }
+        // invariant: structs of numbers, strings and options (NaN serialises as null)
         .expect("plain config structs always serialise");
         let mut map = serde_json::Map::new();
         map.insert("model_type".into(), self.model_type().into());
         if let serde_json::Value::Object(fields) = value {
             map.extend(fields);
         }
+        // invariant: a `Value` always serialises
         serde_json::to_string_pretty(&serde_json::Value::Object(map)).expect("a JSON map always serialises")
     }
 
@@ -263,12 +265,12 @@ impl ModelConfig {
                     let Some(s) = c.spatial_dim else {
                         return Err(ModelError::config("spatial_dim", "must be specified when use_2d is true"));
                     };
-                    if s * s != c.max_sequence_length {
+                    if s.checked_mul(s) != Some(c.max_sequence_length) {
                         return Err(ModelError::config(
                             "max_sequence_length",
                             format!(
                                 "must equal spatial_dim² = {} when use_2d is true, got {}",
-                                s * s,
+                                (s as u128) * (s as u128),
                                 c.max_sequence_length
                             ),
                         ));
@@ -401,6 +403,7 @@ impl BackboneConfig {
             ));
         }
         positive("ffn_hidden_dim", self.ffn_hidden_dim)?;
+        crate::budget::ffn_width(self)?;
         if !(0.0..=1.0).contains(&self.dropout) || self.dropout.is_nan() {
             return Err(ModelError::config("dropout", format!("must be in [0, 1], got {}", self.dropout)));
         }

@@ -49,12 +49,15 @@ impl Sampling {
         Ok(())
     }
 
-    /// Picks a token from `logits`.
-    pub fn pick(&self, logits: &[f64], rng: &mut Rng) -> usize {
+    /// Picks a token from `logits` (an error when they are empty).
+    pub fn pick(&self, logits: &[f64], rng: &mut Rng) -> Result<usize> {
+        if logits.is_empty() {
+            return Err(ModelError::Input("sampling needs at least one logit, got none".into()));
+        }
         let argmax =
             || logits.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0;
         if self.temperature == 0.0 {
-            return argmax();
+            return Ok(argmax());
         }
         let mut order: Vec<usize> = (0..logits.len()).collect();
         order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
@@ -82,10 +85,12 @@ impl Sampling {
         for (i, &q) in order.iter().zip(&probs) {
             acc += q;
             if u < acc {
-                return *i;
+                return Ok(*i);
             }
         }
-        *order.last().expect("at least one candidate")
+        // rounding left the cumulative sum below u: the last candidate (`order` is not empty:
+        // logits are not, and top_k ≥ 1 and top_p keep at least one)
+        Ok(order.last().copied().unwrap_or_else(argmax))
     }
 }
 
@@ -126,7 +131,9 @@ impl<'m, T: FftFloat> Incremental<'m, T> {
             .blocks
             .iter()
             .map(|b| {
-                let conv = b.fno.causal_conv.as_ref().expect("causal blocks have a causal convolution");
+                let conv = b.fno.causal_conv.as_ref().ok_or_else(|| {
+                    ModelError::Input("incremental decoding needs causal blocks (a causal_conv in each)".into())
+                })?;
                 Ok(LayerCache { kernels: conv.kernels(capacity)?, history: Vec::new() })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -139,7 +146,8 @@ impl<'m, T: FftFloat> Incremental<'m, T> {
         let bb = &self.model.backbone;
         let d = bb.config.hidden_dim;
         let t = self.pos;
-        let emb = bb.embedding.as_ref().expect("decoders embed tokens");
+        let emb =
+            bb.embedding.as_ref().ok_or_else(|| ModelError::Input("the decoder has no embedding layer".into()))?;
         let mut h = emb.forward(&ctx, &[token], &[1, 1])?;
         if let Some(pe) = &bb.positional_encoding {
             h = add_position(pe, &ctx, &h, t, d)?;
@@ -246,7 +254,9 @@ impl<T: FftFloat> FNODecoder<T> {
             | Some(spectrans_layers::PositionalEncoding::Learned { .. }) => Some(self.config.max_sequence_length),
             _ => None,
         };
-        let mut total = prompt.len() + opts.max_new_tokens;
+        let Some(mut total) = prompt.len().checked_add(opts.max_new_tokens) else {
+            return Err(ModelError::config("max_new_tokens", format!("{} overflows", opts.max_new_tokens)));
+        };
         if let Some(limit) = table_limit {
             if prompt.len() > limit {
                 return Err(ModelError::Input(format!(
@@ -256,6 +266,10 @@ impl<T: FftFloat> FNODecoder<T> {
             }
             total = total.min(limit);
         }
+        // the sequence, and per layer the kernels and the convolution-input history (D per position)
+        let per_position = (self.config.num_layers as u128) * (self.config.hidden_dim as u128) * 2 + 1;
+        let bytes = (total as u128).checked_mul(per_position).and_then(|n| n.checked_mul(size_of::<T>() as u128));
+        spectrans_tensor::limits::check_bytes(&format!("max_new_tokens {}", opts.max_new_tokens), bytes)?;
         let mut rng = Rng::seed(opts.seed);
         let mut seq = prompt.to_vec();
         let mut out = Vec::new();
@@ -267,7 +281,7 @@ impl<T: FftFloat> FNODecoder<T> {
             }
             while seq.len() < total {
                 let l: Vec<f64> = logits.iter().map(|v| v.as_f64()).collect();
-                let next = opts.sampling.pick(&l, &mut rng);
+                let next = opts.sampling.pick(&l, &mut rng)?;
                 seq.push(next);
                 out.push(next);
                 if Some(next) == opts.end_token || seq.len() == total {
@@ -281,7 +295,7 @@ impl<T: FftFloat> FNODecoder<T> {
                 let n = seq.len();
                 let logits = self.forward(&ctx, &seq, 1, n)?;
                 let l: Vec<f64> = logits.data()[(n - 1) * v..].iter().map(|x| x.as_f64()).collect();
-                let next = opts.sampling.pick(&l, &mut rng);
+                let next = opts.sampling.pick(&l, &mut rng)?;
                 seq.push(next);
                 out.push(next);
                 if Some(next) == opts.end_token {
@@ -368,9 +382,9 @@ mod tests {
         let logits = [0.1, 2.0, -1.0, 1.9];
         let mut rng = Rng::seed(0);
         let s = Sampling { temperature: 5.0, top_k: Some(1), top_p: None };
-        assert!((0..50).all(|_| s.pick(&logits, &mut rng) == 1));
+        assert!((0..50).all(|_| s.pick(&logits, &mut rng).unwrap() == 1));
         let s = Sampling { temperature: 1.0, top_k: None, top_p: Some(1e-9) };
-        assert!((0..50).all(|_| s.pick(&logits, &mut rng) == 1));
+        assert!((0..50).all(|_| s.pick(&logits, &mut rng).unwrap() == 1));
         let m = model::<f32>(true, "none");
         let bad = |s: Sampling| GenerateOptions { max_new_tokens: 2, sampling: s, end_token: None, seed: 0 };
         let e = m.generate(&[1], &bad(Sampling { temperature: -1.0, top_k: None, top_p: None })).unwrap_err();

@@ -20,8 +20,13 @@ pub struct TensorFile<T: Float> {
     pub metadata: HashMap<String, String>,
 }
 
+/// The bytes of a file, refused before reading when the file (with its tensors converted, about
+/// twice its size) would not fit in memory.
 fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| ModelError::Io { path: path.display().to_string(), source })
+    let io = |source| ModelError::Io { path: path.display().to_string(), source };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    spectrans_tensor::limits::check_bytes(&path.display().to_string(), (len as u128).checked_mul(2))?;
+    std::fs::read(path).map_err(io)
 }
 
 /// Reads every tensor of a safetensors file.
@@ -48,17 +53,20 @@ pub fn parse_tensors<T: Float>(bytes: &[u8], origin: &str) -> Result<TensorFile<
             Dtype::F64 => {
                 let v = data
                     .chunks_exact(8)
+                    // invariant: `chunks_exact(n)` yields slices of exactly n bytes
                     .map(|c| T::of(f64::from_le_bytes(c.try_into().expect("chunks of 8"))))
                     .collect();
                 out.floats.insert(name, Tensor::from_vec(v, &shape)?);
             }
             Dtype::I64 => {
+                // invariant: `chunks_exact(n)` yields slices of exactly n bytes
                 let v = data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("chunks of 8"))).collect();
                 out.ints.insert(name, (shape, v));
             }
             Dtype::I32 => {
                 let v = data
                     .chunks_exact(4)
+                    // invariant: `chunks_exact(n)` yields slices of exactly n bytes
                     .map(|c| i32::from_le_bytes(c.try_into().expect("chunks of 4")) as i64)
                     .collect();
                 out.ints.insert(name, (shape, v));

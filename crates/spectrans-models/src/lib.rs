@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod backbone;
+pub mod budget;
 pub mod checkpoint;
 mod config;
 mod error;

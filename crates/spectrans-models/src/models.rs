@@ -5,9 +5,18 @@ use spectrans_layers::{ClassificationHead, Ctx, FftFloat, Linear, Module, Poolin
 use spectrans_tensor::{Rng, Tensor};
 
 use crate::backbone::{Backbone, Input};
-use crate::config::{FnoDecoderConfig, FnoEncoderConfig, FnoTransformerConfig, ModelConfig};
+use crate::budget;
+use crate::config::{BackboneConfig, FnoDecoderConfig, FnoEncoderConfig, FnoTransformerConfig, ModelConfig};
 use crate::error::{ModelError, Result};
 use crate::operator::FNOOperator;
+
+/// Validates a sequence model's configuration and checks that its parameters fit in memory
+/// before anything is allocated; returns its backbone configuration.
+fn checked_backbone<T: FftFloat>(full: &ModelConfig) -> Result<BackboneConfig> {
+    full.validate()?;
+    budget::check_parts(&budget::model_parts(full)?, std::mem::size_of::<T>())?;
+    full.backbone().ok_or_else(|| ModelError::config("model_type", "the operator has no sequence backbone"))
+}
 
 /// spectrans' `FNOTransformer`: a sequence model over ids or embeddings, with a classification
 /// head (first-position pooling by default) when `num_classes` is set.
@@ -37,9 +46,9 @@ impl<T: FftFloat> FNOTransformer<T> {
     /// ```
     pub fn new(config: &FnoTransformerConfig, seed: u64) -> Result<Self> {
         let full = ModelConfig::Transformer(config.clone());
-        full.validate()?;
+        let bb = checked_backbone::<T>(&full)?;
         let mut rng = Rng::seed(seed);
-        let backbone = Backbone::new(&full.backbone().expect("sequence model"), &mut rng)?;
+        let backbone = Backbone::new(&bb, &mut rng)?;
         let pooling: Pooling = config.pooling.parse()?;
         let output_head = config
             .num_classes
@@ -55,7 +64,11 @@ impl<T: FftFloat> FNOTransformer<T> {
     pub fn forward(&self, ctx: &Ctx<T>, input: Input<'_, T>, attention_mask: Option<&[bool]>) -> Result<Tensor<T>> {
         let h = self.backbone.forward(ctx, input)?;
         match &self.output_head {
-            Some(head) => Ok(head.forward(ctx, &h, attention_mask)?),
+            Some(head) => {
+                let logits = head.forward(ctx, &h, attention_mask)?;
+                ctx.check_output(|| "output_head".into(), &logits)?;
+                Ok(logits)
+            }
             None => Ok(h),
         }
     }
@@ -94,8 +107,7 @@ impl<T: FftFloat> FNOEncoder<T> {
     /// ```
     pub fn new(config: &FnoEncoderConfig, seed: u64) -> Result<Self> {
         let full = ModelConfig::Encoder(config.clone());
-        full.validate()?;
-        let backbone = Backbone::new(&full.backbone().expect("sequence model"), &mut Rng::seed(seed))?;
+        let backbone = Backbone::new(&checked_backbone::<T>(&full)?, &mut Rng::seed(seed))?;
         Ok(FNOEncoder { backbone, config: config.clone() })
     }
 
@@ -133,9 +145,9 @@ impl<T: FftFloat> FNODecoder<T> {
     /// Builds and initialises the decoder (seeded).
     pub fn new(config: &FnoDecoderConfig, seed: u64) -> Result<Self> {
         let full = ModelConfig::Decoder(config.clone());
-        full.validate()?;
+        let bb = checked_backbone::<T>(&full)?;
         let mut rng = Rng::seed(seed);
-        let backbone = Backbone::new(&full.backbone().expect("sequence model"), &mut rng)?;
+        let backbone = Backbone::new(&bb, &mut rng)?;
         let lm_head = Linear::new(config.hidden_dim, config.vocab_size, true, &mut rng);
         Ok(FNODecoder { backbone, lm_head, config: config.clone() })
     }
@@ -145,8 +157,12 @@ impl<T: FftFloat> FNODecoder<T> {
     /// # Shapes
     /// ids (B, N) → (B, N, V).
     pub fn forward(&self, ctx: &Ctx<T>, ids: &[usize], batch: usize, len: usize) -> Result<Tensor<T>> {
+        let what = format!("input_ids of shape [{batch}, {len}]");
+        budget::check_activations(&what, &[batch, len], self.config.vocab_size, 1, std::mem::size_of::<T>())?;
         let h = self.backbone.forward(ctx, Input::Ids { ids, batch, len })?;
-        Ok(self.lm_head.forward(ctx, &h)?)
+        let logits = self.lm_head.forward(ctx, &h)?;
+        ctx.check_output(|| "lm_head".into(), &logits)?;
+        Ok(logits)
     }
 }
 

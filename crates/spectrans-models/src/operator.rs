@@ -131,8 +131,10 @@ impl<T: FftFloat> FNOOperator<T> {
     /// Builds and initialises the operator (seeded).
     pub fn new(config: &FnoOperatorConfig, seed: u64) -> Result<Self> {
         config.validate()?;
+        crate::budget::check_parts(&crate::budget::operator_parts(config)?, std::mem::size_of::<T>())?;
         let mut rng = Rng::seed(seed);
         let c = config;
+        // cannot overflow: the budget check above added them in u128 and bounded the result
         let lifting = Linear::new(c.in_channels + c.grid_channels()?, c.width, true, &mut rng);
         let fourier_layers = (0..c.num_layers)
             .map(|i| {
@@ -179,13 +181,21 @@ impl<T: FftFloat> FNOOperator<T> {
                     }
                 }
             }
-            _ => unreachable!("inputs are checked to be 1-D or 2-D"),
+            _ => {
+                return Err(ModelError::config(
+                    "spatial_dims",
+                    format!("must be 1 or 2, got {} (input shape {s:?})", self.config.spatial_dims),
+                ))
+            }
         }
         let mut one = vec![1];
         one.extend_from_slice(spatial);
         one.push(g);
         let mut full = s.to_vec();
-        *full.last_mut().expect("rank ≥ 3") = g;
+        // `s` has rank spatial_dims + 2 ≥ 3 (checked by `forward`), so `full` has a last axis
+        if let Some(last) = full.last_mut() {
+            *last = g;
+        }
         let grid = Tensor::from_vec(feats, &one)?.broadcast_to(&full)?;
         Ok(Tensor::concat(&[x, &grid], -1)?)
     }
@@ -219,12 +229,23 @@ impl<T: FftFloat> FNOOperator<T> {
         if s.contains(&0) {
             return Err(ModelError::Input(format!("empty input of shape {s:?}")));
         }
+        let width = self.config.width.max(self.config.projection_dim);
+        let what = format!("FNOOperator input of shape {s:?}");
+        crate::budget::check_activations(&what, &s[..=dims], width, 4, std::mem::size_of::<T>())?;
+        if x.has_non_finite() {
+            return Err(ModelError::Input(format!("FNOOperator input of shape {s:?} contains NaN or infinite values")));
+        }
         let mut h = self.lifting.forward(ctx, &self.with_grid(x)?)?;
-        for layer in &self.fourier_layers {
+        ctx.check_output(|| "lifting".into(), &h)?;
+        for (i, layer) in self.fourier_layers.iter().enumerate() {
             h = if dims == 2 { layer.forward_2d(ctx, &h)? } else { layer.forward(ctx, &h)? };
+            ctx.check_output(|| format!("fourier_layers.{i}"), &h)?;
         }
         let h = self.projection1.forward(ctx, &h)?.gelu()?;
-        Ok(self.projection2.forward(ctx, &h)?)
+        ctx.check_output(|| "projection1".into(), &h)?;
+        let out = self.projection2.forward(ctx, &h)?;
+        ctx.check_output(|| "projection2".into(), &out)?;
+        Ok(out)
     }
 }
 

@@ -70,6 +70,7 @@ impl CharTokenizer {
 
     /// Writes `dir/tokenizer.json`.
     pub fn save(&self, dir: &Path) -> Result<()> {
+        // invariant: a struct of strings and chars
         let text = serde_json::to_string(self).expect("a tokenizer always serialises");
         write_atomic(&dir.join(TOKENIZER_FILE), text.as_bytes())
     }

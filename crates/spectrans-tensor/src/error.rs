@@ -48,6 +48,15 @@ pub enum TensorError {
         /// What is wrong.
         reason: String,
     },
+    /// A request for more memory than is available, or whose size overflows (see
+    /// [`limits`](crate::limits)); refused before anything is allocated.
+    #[error("{what}: {reason}")]
+    OutOfMemory {
+        /// What was being allocated (a tensor shape, a config field, a file).
+        what: String,
+        /// The size asked for and the limit it exceeds.
+        reason: String,
+    },
     /// Misuse of the autodiff tape (mixing tapes, reusing a consumed tape, ...).
     #[error("autodiff: {0}")]
     Tape(String),

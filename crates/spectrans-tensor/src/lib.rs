@@ -27,6 +27,7 @@
 
 mod error;
 mod float;
+pub mod limits;
 pub mod ops;
 mod par;
 mod rng;

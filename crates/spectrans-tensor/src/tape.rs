@@ -227,13 +227,13 @@ impl<T: Float> Tensor<T> {
     /// impl Backward<f64> for Triple {
     ///     fn name(&self) -> &'static str { "triple" }
     ///     fn backward(&self, g: &Tensor<f64>, _needs: &[bool]) -> Result<Vec<Option<Tensor<f64>>>> {
-    ///         Ok(vec![Some(g.mul_scalar(3.0))])
+    ///         Ok(vec![Some(g.mul_scalar(3.0)?)])
     ///     }
     /// }
     /// let x = Parameter::new(Tensor::<f64>::ones(&[2]));
     /// let tape = Tape::new();
     /// let xt = tape.watch(&x);
-    /// let y = Tensor::from_op(xt.mul_scalar(3.0).detach(), &[&xt], Triple)?;
+    /// let y = Tensor::from_op(xt.mul_scalar(3.0)?.detach(), &[&xt], Triple)?;
     /// y.sum(&[], false)?.backward()?;
     /// assert_eq!(x.grad().unwrap().to_vec(), vec![3.0, 3.0]);
     /// # Ok::<(), spectrans_tensor::TensorError>(())
@@ -497,7 +497,7 @@ mod tests {
         let w = p(vec![1.0, 2.0, 3.0], &[3]);
         let tape = Tape::new();
         for expected in [2.0, 4.0] {
-            let y = tape.watch(&w).mul_scalar(2.0).sum(&[], false).unwrap();
+            let y = tape.watch(&w).mul_scalar(2.0).unwrap().sum(&[], false).unwrap();
             assert!(!tape.is_empty());
             y.backward().unwrap();
             assert!(tape.is_empty(), "backward must release the recording");
@@ -522,6 +522,10 @@ mod tests {
         assert!(e.to_string().contains("already consumed"), "{e}");
         let e = x.add(&x).unwrap_err();
         assert!(e.to_string().contains("before the last backward"), "{e}");
+        // the one-input operations report the same instead of panicking
+        for e in [x.mul_scalar(2.0).unwrap_err(), x.add_scalar(1.0).unwrap_err(), x.neg().unwrap_err()] {
+            assert!(e.to_string().contains("before the last backward"), "{e}");
+        }
     }
 
     #[test]
@@ -536,7 +540,7 @@ mod tests {
     fn non_scalar_backward_needs_explicit_gradient() {
         let w = p(vec![1.0, 2.0], &[2]);
         let tape = Tape::new();
-        let y = tape.watch(&w).mul_scalar(3.0);
+        let y = tape.watch(&w).mul_scalar(3.0).unwrap();
         assert!(matches!(y.backward(), Err(TensorError::BadShape { op: "backward", .. })));
         assert!(y.backward_with(&Tensor::ones(&[3])).is_err());
         y.backward_with(&Tensor::from_vec(vec![1.0, -1.0], &[2]).unwrap()).unwrap();

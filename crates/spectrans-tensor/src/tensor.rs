@@ -72,6 +72,73 @@ impl<T: Float> Tensor<T> {
         Self::full(shape, T::one())
     }
 
+    /// A tensor of the given shape filled with `v`, allocated fallibly: a shape whose size
+    /// overflows or exceeds the [memory limit](crate::limits) is an error naming the shape,
+    /// never an abort. Use it (and the other `try_` constructors) wherever a size comes from
+    /// outside the program.
+    ///
+    /// # Shapes
+    /// Any shape; the result has that shape.
+    ///
+    /// ```
+    /// use spectrans_tensor::Tensor;
+    /// assert_eq!(Tensor::<f32>::try_full(&[2], 1.5)?.to_vec(), vec![1.5, 1.5]);
+    /// assert!(Tensor::<f32>::try_zeros(&[1 << 40, 1 << 40]).is_err());
+    /// # Ok::<(), spectrans_tensor::TensorError>(())
+    /// ```
+    pub fn try_full(shape: &[usize], v: T) -> Result<Self> {
+        let data = crate::limits::try_filled(&Self::describe(shape), Self::try_numel(shape)?, v)?;
+        Ok(Self::from_parts(data, shape.to_vec()))
+    }
+
+    /// A tensor of zeros, allocated fallibly (see [`Tensor::try_full`]).
+    ///
+    /// # Shapes
+    /// Any shape.
+    pub fn try_zeros(shape: &[usize]) -> Result<Self> {
+        Self::try_full(shape, T::zero())
+    }
+
+    /// A tensor of ones, allocated fallibly (see [`Tensor::try_full`]).
+    ///
+    /// # Shapes
+    /// Any shape.
+    pub fn try_ones(shape: &[usize]) -> Result<Self> {
+        Self::try_full(shape, T::one())
+    }
+
+    /// Draws from N(mean, std²) like [`Tensor::randn`], allocated fallibly (see [`Tensor::try_full`]).
+    ///
+    /// # Shapes
+    /// Any shape.
+    pub fn try_randn(shape: &[usize], mean: f64, std: f64, rng: &mut Rng) -> Result<Self> {
+        let mut data = crate::limits::try_with_capacity(&Self::describe(shape), Self::try_numel(shape)?)?;
+        data.extend((0..numel(shape)).map(|_| T::of(mean + std * rng.normal())));
+        Ok(Self::from_parts(data, shape.to_vec()))
+    }
+
+    /// Draws from U[low, high) like [`Tensor::rand_uniform`], allocated fallibly (see
+    /// [`Tensor::try_full`]).
+    ///
+    /// # Shapes
+    /// Any shape.
+    pub fn try_rand_uniform(shape: &[usize], low: f64, high: f64, rng: &mut Rng) -> Result<Self> {
+        let mut data = crate::limits::try_with_capacity(&Self::describe(shape), Self::try_numel(shape)?)?;
+        data.extend((0..numel(shape)).map(|_| T::of(low + (high - low) * rng.uniform())));
+        Ok(Self::from_parts(data, shape.to_vec()))
+    }
+
+    fn describe(shape: &[usize]) -> String {
+        format!("tensor of shape {shape:?} ({})", T::DTYPE.name())
+    }
+
+    fn try_numel(shape: &[usize]) -> Result<usize> {
+        crate::limits::checked_numel(shape).ok_or_else(|| TensorError::OutOfMemory {
+            what: Self::describe(shape),
+            reason: "its element count overflows".into(),
+        })
+    }
+
     /// The rank-1 tensor `[0, 1, ..., n-1]`.
     pub fn arange(n: usize) -> Self {
         Self::from_parts((0..n).map(|i| T::of(i as f64)).collect(), vec![n])

@@ -136,18 +136,18 @@ mod tests {
                 "wrong"
             }
             fn backward(&self, g: &Tensor<f64>, _: &[bool]) -> Result<Vec<Option<Tensor<f64>>>> {
-                Ok(vec![Some(g.mul_scalar(2.1))]) // true derivative of 2x is 2
+                Ok(vec![Some(g.mul_scalar(2.1)?)]) // true derivative of 2x is 2
             }
         }
         let x = tensor_from::<f64>(&[3], 1, -1.0, 1.0);
         let err = gradient_error(
             std::slice::from_ref(&x),
-            |v| Tensor::from_op(v[0].mul_scalar(2.0).detach(), &[&v[0]], Wrong),
+            |v| Tensor::from_op(v[0].mul_scalar(2.0)?.detach(), &[&v[0]], Wrong),
             1e-6,
         )
         .unwrap();
         assert!(err > 1e-3, "a wrong gradient must be detected, got {err}");
-        let err = adjoint_error(&x, |v| Tensor::from_op(v.mul_scalar(2.0).detach(), &[v], Wrong)).unwrap();
+        let err = adjoint_error(&x, |v| Tensor::from_op(v.mul_scalar(2.0)?.detach(), &[v], Wrong)).unwrap();
         assert!(err > 1e-3);
     }
 }

@@ -179,8 +179,8 @@ mod tests {
             prop_assert!((ex - ey / (n as f64 * s * s)).abs() <= 1e-10 * ex.max(1.0));
             // linearity
             let z = rand_tensor(&shape, seed + 7);
-            let lhs = fft(&x.mul_scalar(2.5).add(&z.mul_scalar(-0.75)).unwrap(), axis, None, norm).unwrap();
-            let rhs = y.mul_scalar(2.5).add(&fft(&z, axis, None, norm).unwrap().mul_scalar(-0.75)).unwrap();
+            let lhs = fft(&x.mul_scalar(2.5).unwrap().add(&z.mul_scalar(-0.75).unwrap()).unwrap(), axis, None, norm).unwrap();
+            let rhs = y.mul_scalar(2.5).unwrap().add(&fft(&z, axis, None, norm).unwrap().mul_scalar(-0.75).unwrap()).unwrap();
             assert_close(lhs.data(), rhs.data(), 1e-12);
             // shift theorem: fft(roll(x, s))_k = e^{−2πi ks/n} fft(x)_k
             let rolled = naive_along(&x, axis as usize, |lane| (0..lane.len()).map(|j| lane[(j + lane.len() - shift % n) % n]).collect());

@@ -15,6 +15,9 @@
 //! signal, so in f32 it would let later inputs move earlier outputs by ~1e-7 relative; in f64 the
 //! movement stays below one f32 ulp of the result. The convolution is a few percent of a block's
 //! work, so this costs little.
+//!
+//! The `expect`s on the FFT calls are invariants: every buffer passed to a plan was sized by that
+//! plan, and the edge imaginary parts of every inverse input are zeroed just before the call.
 
 use num_complex::Complex;
 use rayon::prelude::*;

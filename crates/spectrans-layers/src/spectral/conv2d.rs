@@ -126,6 +126,7 @@ impl<T: FftFloat> SpectralConv2d<T> {
         let full = match padded.as_slice() {
             [top] => Tensor::concat(&[top, &middle], 2)?,
             [top, bottom] => Tensor::concat(&[top, &middle, bottom], 2)?,
+            // invariant: the private caller passes the one or two blocks it built
             _ => unreachable!("one or two frequency blocks"),
         };
         Ok(irfft2(&full, [2, 3], Some([h, w]), Norm::Backward)?)

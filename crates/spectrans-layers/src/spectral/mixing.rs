@@ -7,6 +7,9 @@
 //! `[Re X | Im X] · [[Re W, Im W], [−Im W, Re W]]`, so the whole contraction is M small GEMMs that
 //! run in parallel. The forward saves only the truncated input spectrum and the packed weights
 //! (M·B·2I + M·4IO numbers), not the input.
+//!
+//! The `expect`s on the FFT calls are invariants: every buffer passed to a plan was sized by that
+//! plan, and the edge imaginary parts of every inverse input are zeroed just before the call.
 
 use std::sync::Arc;
 

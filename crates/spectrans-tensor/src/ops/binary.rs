@@ -200,14 +200,18 @@ impl<T: Float> Tensor<T> {
     ///
     /// ```
     /// use spectrans_tensor::Tensor;
-    /// assert_eq!(Tensor::<f32>::ones(&[2]).mul_scalar(3.0).to_vec(), vec![3.0, 3.0]);
+    /// assert_eq!(Tensor::<f32>::ones(&[2]).mul_scalar(3.0)?.to_vec(), vec![3.0, 3.0]);
+    /// # Ok::<(), spectrans_tensor::TensorError>(())
     /// ```
-    pub fn mul_scalar(&self, factor: T) -> Tensor<T> {
+    ///
+    /// # Errors
+    /// A tracked `self` recorded before the last backward pass on its tape.
+    pub fn mul_scalar(&self, factor: T) -> Result<Tensor<T>> {
         let value = self.map(|v| v * factor);
         if !self.is_tracked() {
-            return value;
+            return Ok(value);
         }
-        Tensor::from_op(value, &[self], ScaleBackward { factor }).expect("one input cannot mix tapes")
+        Tensor::from_op(value, &[self], ScaleBackward { factor })
     }
 
     /// `self + c`.
@@ -217,14 +221,18 @@ impl<T: Float> Tensor<T> {
     ///
     /// ```
     /// use spectrans_tensor::Tensor;
-    /// assert_eq!(Tensor::<f32>::ones(&[2]).add_scalar(1.5).to_vec(), vec![2.5, 2.5]);
+    /// assert_eq!(Tensor::<f32>::ones(&[2]).add_scalar(1.5)?.to_vec(), vec![2.5, 2.5]);
+    /// # Ok::<(), spectrans_tensor::TensorError>(())
     /// ```
-    pub fn add_scalar(&self, c: T) -> Tensor<T> {
+    ///
+    /// # Errors
+    /// A tracked `self` recorded before the last backward pass on its tape.
+    pub fn add_scalar(&self, c: T) -> Result<Tensor<T>> {
         let value = self.map(|v| v + c);
         if !self.is_tracked() {
-            return value;
+            return Ok(value);
         }
-        Tensor::from_op(value, &[self], ScaleBackward { factor: T::one() }).expect("one input cannot mix tapes")
+        Tensor::from_op(value, &[self], ScaleBackward { factor: T::one() })
     }
 
     /// `-self`.
@@ -234,9 +242,13 @@ impl<T: Float> Tensor<T> {
     ///
     /// ```
     /// use spectrans_tensor::Tensor;
-    /// assert_eq!(Tensor::<f32>::ones(&[1]).neg().to_vec(), vec![-1.0]);
+    /// assert_eq!(Tensor::<f32>::ones(&[1]).neg()?.to_vec(), vec![-1.0]);
+    /// # Ok::<(), spectrans_tensor::TensorError>(())
     /// ```
-    pub fn neg(&self) -> Tensor<T> {
+    ///
+    /// # Errors
+    /// As [`Tensor::mul_scalar`].
+    pub fn neg(&self) -> Result<Tensor<T>> {
         self.mul_scalar(-T::one())
     }
 }
@@ -262,9 +274,9 @@ mod tests {
         #[test]
         fn grad_scalar_ops(shape in crate::testing::small_shape(3), seed in 0u64..1000) {
             let a = tensor_from(&shape, seed, -2.0, 2.0);
-            assert_gradients(std::slice::from_ref(&a), |x| Ok(x[0].mul_scalar(-1.7)));
-            assert_gradients(std::slice::from_ref(&a), |x| Ok(x[0].add_scalar(0.3)));
-            assert_gradients(&[a], |x| Ok(x[0].neg()));
+            assert_gradients(std::slice::from_ref(&a), |x| x[0].mul_scalar(-1.7));
+            assert_gradients(std::slice::from_ref(&a), |x| x[0].add_scalar(0.3));
+            assert_gradients(&[a], |x| x[0].neg());
         }
     }
 

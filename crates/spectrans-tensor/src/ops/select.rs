@@ -204,8 +204,8 @@ mod tests {
             let y = x.masked_fill(&mask, &ms, -7.5).unwrap();
             // x·(1 − m) + v·m through broadcasting add/mul
             let m = as_float(&mask, &ms);
-            let keep = m.mul_scalar(-1.0).add_scalar(1.0);
-            let e = x.mul(&keep).unwrap().add(&m.mul_scalar(-7.5)).unwrap();
+            let keep = m.mul_scalar(-1.0).unwrap().add_scalar(1.0).unwrap();
+            let e = x.mul(&keep).unwrap().add(&m.mul_scalar(-7.5).unwrap()).unwrap();
             prop_assert_eq!(y.to_vec(), e.to_vec());
             assert_gradients(std::slice::from_ref(&x), |v| v[0].masked_fill(&mask, &ms, 3.0));
             let xf = x.cast::<f32>();
@@ -222,7 +222,7 @@ mod tests {
             let mask = random_mask(&ms, seed + 2);
             let y = Tensor::where_mask(&mask, &ms, &a, &b).unwrap();
             let m = as_float(&mask, &ms);
-            let e = a.mul(&m).unwrap().add(&b.mul(&m.mul_scalar(-1.0).add_scalar(1.0)).unwrap()).unwrap();
+            let e = a.mul(&m).unwrap().add(&b.mul(&m.mul_scalar(-1.0).unwrap().add_scalar(1.0).unwrap()).unwrap()).unwrap();
             prop_assert_eq!(y.shape(), e.shape());
             prop_assert_eq!(y.to_vec(), e.to_vec());
             assert_gradients(&[a.clone(), b.clone()], |v| Tensor::where_mask(&mask, &ms, &v[0], &v[1]));

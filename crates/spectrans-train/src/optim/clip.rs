@@ -37,7 +37,7 @@ pub fn grad_norm<T: Float>(params: &[Parameter<T>]) -> f64 {
 /// use spectrans_train::optim::{clip_grad_norm, grad_norm};
 /// let w = Parameter::new(Tensor::<f64>::from_vec(vec![3.0, 4.0], &[2])?);
 /// let tape = Tape::new();
-/// tape.watch(&w).mul_scalar(1.0).sum(&[], false)?.backward()?; // gradient (1, 1)
+/// tape.watch(&w).mul_scalar(1.0)?.sum(&[], false)?.backward()?; // gradient (1, 1)
 /// let w2 = Parameter::new(Tensor::<f64>::zeros(&[1]));
 /// let norm = clip_grad_norm(&[w.clone(), w2], 1.0)?;
 /// assert!((norm - 2f64.sqrt()).abs() < 1e-15);

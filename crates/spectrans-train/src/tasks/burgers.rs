@@ -145,6 +145,7 @@ impl BurgersTask {
 
     /// Predictions u(·,1) for test samples `indices`, (B, s, 1).
     fn predict(&self, indices: impl Iterator<Item = usize>) -> Result<Tensor<f32>> {
+        // invariant: `with_model` refuses any other model kind and the field is private
         let Model::Operator(op) = &self.model else { unreachable!("the burgers task holds an operator") };
         let x = rows(&self.test.0, self.resolution, indices)?;
         Ok(op.forward(&Ctx::inference(), &x)?)
@@ -166,6 +167,7 @@ impl Task for BurgersTask {
     }
 
     fn loss(&self, ctx: &Ctx<f32>, indices: &[usize], _: usize, _: &mut Rng) -> Result<Tensor<f32>> {
+        // invariant: `with_model` refuses any other model kind and the field is private
         let Model::Operator(op) = &self.model else { unreachable!("the burgers task holds an operator") };
         let x = rows(&self.train.0, self.resolution, indices.iter().copied())?;
         let y = rows(&self.train.1, self.resolution, indices.iter().copied())?;

@@ -43,6 +43,7 @@ pub(crate) fn preset_default() -> RunConfig {
             "use_positional_encoding": false}"#,
     ) {
         Ok(ModelConfig::Transformer(c)) => c,
+        // invariant: a constant config, parsed by the preset test
         other => unreachable!("the built-in classify config parses: {:?}", other.err()),
     };
     let task = TaskConfig::Classify(ClassifyConfig {

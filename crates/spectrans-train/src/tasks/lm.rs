@@ -39,6 +39,7 @@ pub(crate) fn preset_default() -> RunConfig {
             "max_sequence_length": 128, "mlp_ratio": 2.0, "causal": true, "dropout": 0.0}"#,
     ) {
         Ok(ModelConfig::Decoder(c)) => FnoDecoderConfig { vocab_size: 0, ..c },
+        // invariant: a constant config, parsed by the preset test
         other => unreachable!("the built-in lm config parses: {:?}", other.err()),
     };
     let task = TaskConfig::Lm(LmConfig {
@@ -113,6 +114,7 @@ impl LmTask {
     }
 
     fn decoder(&self) -> &FNODecoder<f32> {
+        // invariant: `with_model` refuses any other model kind and the field is private
         let Model::Decoder(d) = &self.model else { unreachable!("the lm task holds a decoder") };
         d
     }

@@ -187,7 +187,20 @@ impl RunConfig {
         if self.keep_checkpoints == 0 {
             return bad("keep_checkpoints", "must be at least 1".into());
         }
-        Ok(())
+        // the task's data and model (a hand-edited run config is read without other checks)
+        match &self.task {
+            TaskConfig::Burgers(b) => {
+                b.spec().validate()?;
+                spectrans_models::ModelConfig::Operator(b.model.clone()).validate()?;
+            }
+            TaskConfig::Classify(k) => spectrans_models::ModelConfig::Transformer(k.model.clone()).validate()?,
+            TaskConfig::Lm(l) => {
+                let model =
+                    spectrans_models::FnoDecoderConfig { vocab_size: l.model.vocab_size.max(1), ..l.model.clone() };
+                spectrans_models::ModelConfig::Decoder(model).validate()?;
+            }
+        }
+        super::resources::check(self)
     }
 
     /// The configuration as pretty JSON.

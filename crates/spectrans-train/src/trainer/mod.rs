@@ -18,6 +18,7 @@
 pub mod checkpoint;
 mod config;
 mod plot;
+mod resources;
 
 use std::fs;
 use std::io::Write;
@@ -122,16 +123,37 @@ fn build_optimizer(model: &Model<f32>, c: &OptimizerConfig) -> Result<Box<dyn Op
 }
 
 /// Keeps only the lines of `metrics.jsonl` at or before `step` (a resumed run rewrites the rest).
+/// A missing file is an empty log; any other read error, or a line that is not a JSON object with
+/// a `step`, is an error naming the file and the line, so a log is never silently emptied. The
+/// one exception is a torn last line without its newline (a process killed mid-append), which
+/// recorded a step after the checkpoint being resumed and is dropped.
 fn truncate_metrics(path: &Path, step: u64) -> Result<Vec<Value>> {
     let text = match fs::read_to_string(path) {
         Ok(t) => t,
-        Err(_) => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(TrainError::io(path, e)),
     };
-    let kept: Vec<Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["step"].as_u64().is_some_and(|s| s <= step))
-        .collect();
+    let lines: Vec<&str> = text.lines().collect();
+    let torn = !text.is_empty() && !text.ends_with('\n');
+    let mut kept = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let parsed = serde_json::from_str::<Value>(line).ok().filter(|v| v["step"].as_u64().is_some());
+        match parsed {
+            Some(v) => {
+                if v["step"].as_u64().is_some_and(|s| s <= step) {
+                    kept.push(v);
+                }
+            }
+            None if torn && i + 1 == lines.len() => {}
+            None if line.trim().is_empty() => {}
+            None => {
+                return Err(TrainError::format(
+                    path.display().to_string(),
+                    format!("line {} is not a metrics record (a JSON object with a `step`): {line:?}", i + 1),
+                ))
+            }
+        }
+    }
     let body: String = kept.iter().map(|v| format!("{v}\n")).collect();
     // atomically: a crash here must not lose the log of the steps being kept
     crate::io::write_atomic(path, body.as_bytes())?;
@@ -184,7 +206,10 @@ pub fn train(task: &dyn Task, config: &RunConfig, run: &Path, opts: &TrainOption
                     fs::remove_dir_all(&p).map_err(io_err(&p))?;
                 }
             }
-            let _ = fs::remove_file(&metrics_path);
+            match fs::remove_file(&metrics_path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(TrainError::io(&metrics_path, e)),
+                _ => {}
+            }
         }
         (TrainerState::start(config.seed), PathBuf::new())
     };
@@ -211,7 +236,8 @@ pub fn train(task: &dyn Task, config: &RunConfig, run: &Path, opts: &TrainOption
             task.save_extras(dir)?;
             checkpoint::write_synced(&dir.join(checkpoint::TRAINING_FILE), config.to_json().as_bytes())?;
             optimizer.state().save(dir.join(checkpoint::OPTIMIZER_FILE))?;
-            let json = serde_json::to_string_pretty(state).unwrap_or_default();
+            let json = serde_json::to_string_pretty(state)
+                .map_err(|e| TrainError::format(checkpoint::TRAINER_FILE, format!("cannot serialise: {e}")))?;
             checkpoint::write_synced(&dir.join(checkpoint::TRAINER_FILE), json.as_bytes())
         })
     };
@@ -352,4 +378,43 @@ fn progress_bar(show: bool, total: u64, position: u64) -> ProgressBar {
     bar.set_position(position);
     bar.reset_eta();
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("spectrans-metrics-{name}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir.join("metrics.jsonl")
+    }
+
+    #[test]
+    fn truncate_metrics_keeps_earlier_steps_and_drops_only_a_torn_last_line() {
+        let path = scratch("torn");
+        fs::write(&path, "{\"step\":1}\n{\"step\":2}\n{\"step\":3}\n{\"st").unwrap();
+        let kept = truncate_metrics(&path, 2).unwrap();
+        assert_eq!(kept.len(), 2);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{\"step\":1}\n{\"step\":2}\n");
+        // a missing log is an empty one
+        fs::remove_file(&path).unwrap();
+        assert!(truncate_metrics(&path, 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn truncate_metrics_refuses_a_corrupt_or_unreadable_log_and_leaves_it_alone() {
+        let path = scratch("corrupt");
+        let text = "{\"step\":1}\nnot json\n{\"step\":2}\n";
+        fs::write(&path, text).unwrap();
+        let e = truncate_metrics(&path, 5).unwrap_err().to_string();
+        assert!(e.contains("metrics.jsonl") && e.contains("line 2"), "{e}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), text, "the log is not rewritten");
+        // a folder where the log should be: a read error, not an empty log
+        fs::remove_file(&path).unwrap();
+        fs::create_dir(&path).unwrap();
+        let e = truncate_metrics(&path, 5).unwrap_err().to_string();
+        assert!(e.contains("metrics.jsonl"), "{e}");
+        fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
 }
