@@ -28,6 +28,7 @@ pub mod io;
 mod models;
 mod operator;
 mod tokenizer;
+pub mod torch_file;
 
 pub use backbone::{Backbone, Input};
 pub use checkpoint::{load_folder, load_or_init, load_state, save_folder, Loaded};
