@@ -286,7 +286,8 @@ impl<'a> Machine<'a> {
     }
     fn string(&mut self, n: usize) -> Result<Value, String> {
         let s = self.take(n)?;
-        let s = std::str::from_utf8(s).map_err(|_| format!("a pickled string before byte {} is not UTF-8", self.pos))?;
+        let s =
+            std::str::from_utf8(s).map_err(|_| format!("a pickled string before byte {} is not UTF-8", self.pos))?;
         Ok(Value::Str(s.into()))
     }
     fn list_of(&mut self, v: &Value, op: &str) -> Result<usize, String> {
@@ -336,9 +337,10 @@ impl<'a> Machine<'a> {
             }
             (Global::RebuildParameter, [t @ Value::Tensor(_), _, _])
             | (Global::RebuildParameterWithState, [t @ Value::Tensor(_), _, _, _]) => Ok(t.clone()),
-            (Global::RebuildFromTypeV2, [Value::Global(func), Value::Global(Global::TensorType), Value::Tuple(a), _])
-                if matches!(func, Global::RebuildTensorV2 | Global::RebuildParameter) =>
-            {
+            (
+                Global::RebuildFromTypeV2,
+                [Value::Global(func), Value::Global(Global::TensorType), Value::Tuple(a), _],
+            ) if matches!(func, Global::RebuildTensorV2 | Global::RebuildParameter) => {
                 let a = a.clone();
                 self.call(*func, &a.items)
             }
@@ -488,7 +490,10 @@ impl<'a> Machine<'a> {
             b'b' => {
                 let _state = self.pop()?; // OrderedDict's `_metadata`, a Parameter's attributes: not needed
                 if !matches!(self.top()?, Value::Dict(_) | Value::Tensor(_)) {
-                    return Err(format!("the pickle sets the state of {}, which a state_dict never does", self.top()?.kind()));
+                    return Err(format!(
+                        "the pickle sets the state of {}, which a state_dict never does",
+                        self.top()?.kind()
+                    ));
                 }
             }
             b'Q' => {
@@ -553,14 +558,8 @@ fn persistent(pid: &Value) -> Result<Value, String> {
 
 /// Runs the pickle program in `bytes` up to its STOP opcode.
 pub(crate) fn load(bytes: &[u8]) -> Result<Pickle, String> {
-    let mut m = Machine {
-        bytes,
-        pos: 0,
-        stack: Vec::new(),
-        marks: Vec::new(),
-        memo: HashMap::new(),
-        out: Pickle::default(),
-    };
+    let mut m =
+        Machine { bytes, pos: 0, stack: Vec::new(), marks: Vec::new(), memo: HashMap::new(), out: Pickle::default() };
     loop {
         let op = *m.bytes.get(m.pos).ok_or("truncated pickle: no STOP opcode")?;
         m.pos += 1;

@@ -36,7 +36,9 @@ fn negative_long1_and_ordered_dict_items() {
 
 #[test]
 fn refuses_globals_off_the_allow_list_by_name() {
-    for (module, name) in [("os", "system"), ("builtins", "eval"), ("torch", "load"), ("numpy.core.multiarray", "_reconstruct")] {
+    for (module, name) in
+        [("os", "system"), ("builtins", "eval"), ("torch", "load"), ("numpy.core.multiarray", "_reconstruct")]
+    {
         let b = format!("\x63{module}\n{name}\n.");
         let e = load(b.as_bytes()).unwrap_err();
         assert!(e.contains(&format!("`{module}.{name}`")) && e.contains("nothing is executed"), "{e}");

@@ -84,10 +84,7 @@ fn str_key(k: &Value) -> Option<&str> {
 
 /// Picks the state_dict out of the unpickled object and reads every tensor of it; `storage`
 /// gives the bytes of a storage key.
-pub(crate) fn collect<'a>(
-    pickle: &Pickle,
-    storage: impl Fn(&str) -> Option<&'a [u8]>,
-) -> Result<StateDict, String> {
+pub(crate) fn collect<'a>(pickle: &Pickle, storage: impl Fn(&str) -> Option<&'a [u8]>) -> Result<StateDict, String> {
     let root = pickle.root.as_ref().ok_or("the pickle holds no object")?;
     let Value::Dict(top) = root else {
         return Err(format!("the pickle holds {}, not a state_dict (a dict of tensors)", root.kind()));
@@ -175,17 +172,15 @@ fn read_tensor(t: &TensorRef, bytes: &[u8]) -> Result<TorchTensor, String> {
     let numel = t.size.iter().try_fold(1u64, |n, &s| n.checked_mul(s)).ok_or("its shape overflows")?;
     let shape_err = || format!("shape {:?} with strides {:?} at offset {}", t.size, t.stride, t.offset);
     if numel > 0 {
-        let last = t.size.iter().zip(&t.stride).try_fold(t.offset, |acc, (&s, &k)| {
-            (s - 1).checked_mul(k).and_then(|x| acc.checked_add(x))
-        });
+        let last = t
+            .size
+            .iter()
+            .zip(&t.stride)
+            .try_fold(t.offset, |acc, (&s, &k)| (s - 1).checked_mul(k).and_then(|x| acc.checked_add(x)));
         match last {
             Some(last) if last < st.numel => {}
             _ => {
-                return Err(format!(
-                    "{} reaches past its storage of {} elements ({need} bytes)",
-                    shape_err(),
-                    st.numel
-                ))
+                return Err(format!("{} reaches past its storage of {} elements ({need} bytes)", shape_err(), st.numel))
             }
         }
         if numel > st.numel && numel > MAX_REPEATED {

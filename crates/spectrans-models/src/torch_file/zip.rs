@@ -25,9 +25,9 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn slice(&self, at: usize, len: usize, what: &str) -> Result<&'a [u8], String> {
-        at.checked_add(len)
-            .and_then(|end| self.bytes.get(at..end))
-            .ok_or_else(|| format!("truncated zip archive: {what} at byte {at} runs past the end ({} bytes)", self.bytes.len()))
+        at.checked_add(len).and_then(|end| self.bytes.get(at..end)).ok_or_else(|| {
+            format!("truncated zip archive: {what} at byte {at} runs past the end ({} bytes)", self.bytes.len())
+        })
     }
     fn u16(&self, at: usize, what: &str) -> Result<u16, String> {
         let s = self.slice(at, 2, what)?;
