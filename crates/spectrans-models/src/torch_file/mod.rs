@@ -58,19 +58,19 @@ fn parse_inner(bytes: &[u8]) -> std::result::Result<StateDict, String> {
         return Err(not_a_zip(bytes));
     }
     let entries = zip::entries(bytes)?;
-    let mut pickles = entries.keys().filter(|n| n.ends_with("/data.pkl") && n.matches('/').count() == 1);
+    if entries.names().any(|n| n.ends_with("/constants.pkl") || n.contains("/code/")) {
+        return Err("a TorchScript archive (torch.jit.save), not a state_dict: save `model.state_dict()` with \
+                    torch.save instead"
+            .into());
+    }
+    let mut pickles = entries.names().filter(|n| n.ends_with("/data.pkl") && n.matches('/').count() == 1);
     let pkl = match (pickles.next(), pickles.next()) {
         (Some(p), None) => p.clone(),
         (Some(a), Some(b)) => return Err(format!("the archive holds two state pickles, {a} and {b}")),
-        (None, _) if entries.keys().any(|n| n.ends_with("/constants.pkl") || n.contains("/code/")) => {
-            return Err("a TorchScript archive (torch.jit.save), not a state_dict: save `model.state_dict()` with \
-                        torch.save instead"
-                .into())
-        }
         (None, _) => return Err("the zip archive has no <archive>/data.pkl entry: not a torch.save file".into()),
     };
     let prefix = &pkl[..pkl.len() - "data.pkl".len()];
-    if let Some(order) = entries.get(&format!("{prefix}byteorder")) {
+    if let Some(order) = entries.get(&format!("{prefix}byteorder"))? {
         match order.trim_ascii() {
             b"little" => {}
             b"big" => {
@@ -81,8 +81,9 @@ fn parse_inner(bytes: &[u8]) -> std::result::Result<StateDict, String> {
             other => return Err(format!("unknown byteorder {:?}", String::from_utf8_lossy(other))),
         }
     }
-    let pickle = pickle::load(entries[&pkl]).map_err(|e| format!("{pkl}: {e}"))?;
-    state::collect(&pickle, |key| entries.get(&format!("{prefix}data/{key}")).copied())
+    let program = entries.get(&pkl)?.ok_or("data.pkl vanished")?;
+    let pickle = pickle::load(program).map_err(|e| format!("{pkl}: {e}"))?;
+    state::collect(&pickle, |key| entries.get(&format!("{prefix}data/{key}")))
 }
 
 #[cfg(test)]

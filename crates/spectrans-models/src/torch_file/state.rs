@@ -84,7 +84,10 @@ fn str_key(k: &Value) -> Option<&str> {
 
 /// Picks the state_dict out of the unpickled object and reads every tensor of it; `storage`
 /// gives the bytes of a storage key.
-pub(crate) fn collect<'a>(pickle: &Pickle, storage: impl Fn(&str) -> Option<&'a [u8]>) -> Result<StateDict, String> {
+pub(crate) fn collect<'a>(
+    pickle: &Pickle,
+    storage: impl Fn(&str) -> Result<Option<&'a [u8]>, String>,
+) -> Result<StateDict, String> {
     let root = pickle.root.as_ref().ok_or("the pickle holds no object")?;
     let Value::Dict(top) = root else {
         return Err(format!("the pickle holds {}, not a state_dict (a dict of tensors)", root.kind()));
@@ -116,7 +119,7 @@ pub(crate) fn collect<'a>(pickle: &Pickle, storage: impl Fn(&str) -> Option<&'a 
             }
             other => return Err(format!("state_dict entry {name:?} is {}, not a tensor", other.kind())),
         };
-        let bytes = storage(&t.storage.key)
+        let bytes = storage(&t.storage.key)?
             .ok_or_else(|| format!("tensor {name:?}: its storage data/{} is not in the archive", t.storage.key))?;
         let tensor = read_tensor(t, bytes).map_err(|e| format!("tensor {name:?}: {e}"))?;
         out.tensors.insert(name.to_string(), tensor);

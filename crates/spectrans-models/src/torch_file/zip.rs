@@ -15,8 +15,29 @@ const EOCD_LEN: usize = 22;
 const CENTRAL_LEN: usize = 46;
 const LOCAL_LEN: usize = 30;
 
-/// The entries of an archive: name → the entry's bytes (borrowed from the archive).
-pub(crate) type Entries<'a> = BTreeMap<String, &'a [u8]>;
+/// The entries of an archive: name → the entry's bytes (borrowed from the archive) or, for a
+/// compressed entry, its compression method (an error only once its bytes are asked for:
+/// TorchScript archives compress their code, and are recognised by their entry names).
+#[derive(Debug, Default)]
+pub(crate) struct Entries<'a>(BTreeMap<String, Result<&'a [u8], u16>>);
+
+impl<'a> Entries<'a> {
+    /// The entry names.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &String> {
+        self.0.keys()
+    }
+
+    /// The bytes of a stored entry; `None` when absent; an error when compressed.
+    pub(crate) fn get(&self, name: &str) -> Result<Option<&'a [u8]>, String> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(Ok(data)) => Ok(Some(data)),
+            Some(Err(method)) => Err(format!(
+                "zip entry {name:?} is compressed (method {method}); torch.save stores entries uncompressed"
+            )),
+        }
+    }
+}
 
 /// Little-endian reads that fail (with what was being read) instead of panicking.
 struct Reader<'a> {
@@ -118,7 +139,7 @@ pub(crate) fn entries(bytes: &[u8]) -> Result<Entries<'_>, String> {
     let dir = directory(&r)?;
     let central = r.slice(dir.offset, dir.size, "central directory")?;
     let c = Reader { bytes: central };
-    let mut out = Entries::new();
+    let mut out = Entries::default();
     let mut at = 0;
     for i in 0..dir.entries {
         if c.u32(at, "central directory entry")? != CENTRAL_MAGIC {
@@ -145,11 +166,6 @@ pub(crate) fn entries(bytes: &[u8]) -> Result<Entries<'_>, String> {
         if flags & 1 != 0 {
             return Err(format!("zip entry {name:?} is encrypted"));
         }
-        if method != 0 {
-            return Err(format!(
-                "zip entry {name:?} is compressed (method {method}); torch.save stores entries uncompressed"
-            ));
-        }
         let local = to_usize(local, "local header offset")?;
         if r.u32(local, "local header")?.to_le_bytes() != LOCAL_MAGIC {
             return Err(format!("corrupt zip archive: entry {name:?} has no local header at byte {local}"));
@@ -160,7 +176,8 @@ pub(crate) fn entries(bytes: &[u8]) -> Result<Entries<'_>, String> {
             .checked_add(LOCAL_LEN + local_name + local_extra)
             .ok_or_else(|| format!("corrupt zip archive: entry {name:?} starts past the address space"))?;
         let data = r.slice(start, to_usize(size, "entry size")?, &format!("entry {name:?}"))?;
-        if out.insert(name.clone(), data).is_some() {
+        let entry = if method == 0 { Ok(data) } else { Err(method) };
+        if out.0.insert(name.clone(), entry).is_some() {
             return Err(format!("corrupt zip archive: entry {name:?} appears twice"));
         }
         at = at
@@ -214,8 +231,9 @@ pub(crate) mod tests {
     fn reads_entries_back() {
         let zip = build(&[("a/data.pkl", b"xyz"), ("a/data/0", &[1, 2, 3, 4])]);
         let e = entries(&zip).unwrap();
-        assert_eq!(e["a/data.pkl"], b"xyz");
-        assert_eq!(e["a/data/0"], &[1, 2, 3, 4]);
+        assert_eq!(e.get("a/data.pkl").unwrap(), Some(&b"xyz"[..]));
+        assert_eq!(e.get("a/data/0").unwrap(), Some(&[1u8, 2, 3, 4][..]));
+        assert_eq!(e.get("a/none").unwrap(), None);
     }
 
     #[test]
@@ -238,6 +256,8 @@ pub(crate) mod tests {
         assert!(entries(&lie).unwrap_err().contains("runs past the end"));
         let mut compressed = zip.clone();
         compressed[dir + 10] = 8;
-        assert!(entries(&compressed).unwrap_err().contains("compressed (method 8)"));
+        let e = entries(&compressed).unwrap();
+        assert!(e.get("a/data.pkl").unwrap_err().contains("compressed (method 8)"));
+        assert!(e.get("a/data/0").is_ok());
     }
 }
