@@ -297,7 +297,7 @@ impl<'a> Machine<'a> {
         }
     }
     fn set_items(&mut self, items: Vec<Value>) -> Result<(), String> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(format!("corrupt pickle: odd number of dict items at byte {}", self.pos));
         }
         let d = match self.top()? {
