@@ -83,7 +83,7 @@ fn parse_inner(bytes: &[u8]) -> std::result::Result<StateDict, String> {
     }
     let program = entries.get(&pkl)?.ok_or("data.pkl vanished")?;
     let pickle = pickle::load(program).map_err(|e| format!("{pkl}: {e}"))?;
-    state::collect(&pickle, |key| entries.get(&format!("{prefix}data/{key}")))
+    state::collect(&pickle, bytes.len(), |key| entries.get(&format!("{prefix}data/{key}")))
 }
 
 #[cfg(test)]

@@ -15,6 +15,10 @@ const MAX_RANK: usize = 32;
 /// Elements a view may hold beyond its storage's (a broadcast view repeats elements; beyond this
 /// a lying header would make us allocate far more than the file holds).
 const MAX_REPEATED: u64 = 1 << 24;
+/// Elements all tensors of a file may hold together, beyond twice the file's length in bytes
+/// (tied weights view one storage twice; thousands of views of one large storage would otherwise
+/// allocate far more than the file holds).
+const SLACK: u64 = 1 << 24;
 
 /// The elements of a tensor, widened.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,9 +87,10 @@ fn str_key(k: &Value) -> Option<&str> {
 }
 
 /// Picks the state_dict out of the unpickled object and reads every tensor of it; `storage`
-/// gives the bytes of a storage key.
+/// gives the bytes of a storage key, `file_len` bounds the elements read (see [`SLACK`]).
 pub(crate) fn collect<'a>(
     pickle: &Pickle,
+    file_len: usize,
     storage: impl Fn(&str) -> Result<Option<&'a [u8]>, String>,
 ) -> Result<StateDict, String> {
     let root = pickle.root.as_ref().ok_or("the pickle holds no object")?;
@@ -105,6 +110,7 @@ pub(crate) fn collect<'a>(
         _ => (top, None),
     };
     let mut out = StateDict { nested_under, ..Default::default() };
+    let mut budget = (file_len as u64).saturating_mul(2).saturating_add(SLACK);
     for (k, v) in entries {
         let name = str_key(k).ok_or_else(|| format!("a state_dict key is {}, not a string", k.kind()))?;
         let t = match v {
@@ -121,7 +127,7 @@ pub(crate) fn collect<'a>(
         };
         let bytes = storage(&t.storage.key)?
             .ok_or_else(|| format!("tensor {name:?}: its storage data/{} is not in the archive", t.storage.key))?;
-        let tensor = read_tensor(t, bytes).map_err(|e| format!("tensor {name:?}: {e}"))?;
+        let tensor = read_tensor(t, bytes, &mut budget).map_err(|e| format!("tensor {name:?}: {e}"))?;
         out.tensors.insert(name.to_string(), tensor);
     }
     Ok(out)
@@ -158,7 +164,7 @@ fn usize_of(v: u64, what: &str) -> Result<usize, String> {
 }
 
 /// Reads a strided view out of its storage's bytes, checking every bound first.
-fn read_tensor(t: &TensorRef, bytes: &[u8]) -> Result<TorchTensor, String> {
+fn read_tensor(t: &TensorRef, bytes: &[u8], budget: &mut u64) -> Result<TorchTensor, String> {
     let st = &t.storage;
     let dtype = st.dtype;
     if t.size.len() > MAX_RANK {
@@ -190,8 +196,15 @@ fn read_tensor(t: &TensorRef, bytes: &[u8]) -> Result<TorchTensor, String> {
             return Err(format!("{} repeats its storage of {} elements too often", shape_err(), st.numel));
         }
     }
+    let parts = if matches!(dtype, Dtype::C64 | Dtype::C128) { 2 } else { 1 };
+    *budget = budget.checked_sub(numel.saturating_mul(parts)).ok_or_else(|| {
+        format!("{}: the file's tensors would hold far more elements than the file has bytes", shape_err())
+    })?;
     let size: Vec<usize> = t.size.iter().map(|&s| usize_of(s, "a size")).collect::<Result<_, _>>()?;
-    let stride: Vec<usize> = t.stride.iter().map(|&s| usize_of(s, "a stride")).collect::<Result<_, _>>()?;
+    // the stride of a dimension of size 1 is never used (and may be anything): 0 keeps sums small
+    let stride: Vec<usize> = (t.stride.iter().zip(&size))
+        .map(|(&k, &s)| if s == 1 { Ok(0) } else { usize_of(k, "a stride") })
+        .collect::<Result<_, _>>()?;
     let offset = usize_of(t.offset, "a storage offset")?;
     let n = usize_of(numel, "an element count")?;
     let w = dtype.size();

@@ -129,6 +129,18 @@ fn lying_sizes_are_errors_before_any_allocation() {
         let e = e.to_string();
         assert!(e.starts_with("checkpoint m.pt: ") && e.contains(want), "{want}: {e}");
     }
+    // the stride of a size-1 dimension is never used, whatever it says
+    let sd =
+        parse(&archive(&[spec("w", "FloatStorage", 4, &[1, 2], &[u32::MAX, 1])], &[("0", data.clone())], &[]), "m")
+            .unwrap();
+    assert_eq!(sd.tensors["w"].values, Values::Float(vec![1.0, 2.0]));
+    // broadcast views within the per-tensor limit still may not add up past the file's budget
+    let views = [
+        spec("a", "FloatStorage", 4, &[1 << 12, 1 << 12], &[0, 0]),
+        spec("b", "FloatStorage", 4, &[1 << 12, 1 << 12], &[0, 0]),
+    ];
+    let e = parse(&archive(&views, &[("0", data.clone())], &[]), "m").unwrap_err().to_string();
+    assert!(e.contains("tensor \"b\"") && e.contains("far more elements than the file has bytes"), "{e}");
     // an empty tensor over an empty storage is fine
     let sd = parse(&archive(&[spec("e", "FloatStorage", 0, &[0, 3], &[3, 1])], &[("0", vec![])], &[]), "m").unwrap();
     assert_eq!(sd.tensors["e"].shape, [0, 3]);
@@ -177,4 +189,30 @@ fn nested_state_dicts_and_non_tensor_entries() {
     b.extend_from_slice(b"K\x03u.");
     let e = parse(&build(&[("a/data.pkl", &b)]), "c.pt").unwrap_err().to_string();
     assert!(e.contains("top-level keys: [\"epoch\"]"), "{e}");
+}
+
+#[test]
+fn damaged_archives_are_errors_or_values_never_panics() {
+    let data = f32s(&[1.0, 2.0, 3.0, 4.0]);
+    let specs = [
+        spec("w", "FloatStorage", 4, &[2, 2], &[2, 1]),
+        Spec { offset: 1, ..spec("v", "FloatStorage", 4, &[3], &[1]) },
+    ];
+    let good = archive(&specs, &[("0", data)], &[("archive/byteorder", b"little")]);
+    assert!(parse(&good, "m").is_ok());
+    let mut s = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..20_000 {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let mut damaged = good.clone();
+        let at = (s % good.len() as u64) as usize;
+        // a flipped bit, or a byte set to 0 / 0xff (the values that make sizes lie most)
+        damaged[at] = match s >> 62 {
+            0 => 0,
+            1 => 0xff,
+            _ => damaged[at] ^ (1 << ((s >> 40) % 8)),
+        };
+        let _ = parse(&damaged, "m");
+    }
 }

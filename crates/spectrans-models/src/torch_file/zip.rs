@@ -70,6 +70,14 @@ fn to_usize(v: u64, what: &str) -> Result<usize, String> {
     usize::try_from(v).map_err(|_| format!("zip {what} {v} does not fit this machine's address space"))
 }
 
+/// An offset read from the file, checked to lie inside it (so adding a field offset to it cannot
+/// overflow).
+fn inside(r: &Reader, v: u64, what: &str) -> Result<usize, String> {
+    to_usize(v, what).ok().filter(|&at| at < r.bytes.len()).ok_or_else(|| {
+        format!("truncated or corrupt zip archive: {what} {v} is past the end ({} bytes)", r.bytes.len())
+    })
+}
+
 /// Where the central directory is and how many entries it claims.
 struct Directory {
     offset: usize,
@@ -96,7 +104,7 @@ fn directory(r: &Reader) -> Result<Directory, String> {
     };
     let zip64 = dir.entries == 0xffff || dir.size == 0xffff_ffff || dir.offset == 0xffff_ffff;
     if zip64 && at >= 20 && r.u32(at - 20, "zip64 locator")? == EOCD64_LOCATOR_MAGIC {
-        let rec = to_usize(r.u64(at - 12, "zip64 end record offset")?, "zip64 end record offset")?;
+        let rec = inside(r, r.u64(at - 12, "zip64 end record offset")?, "zip64 end record offset")?;
         if r.u32(rec, "zip64 end record")? != EOCD64_MAGIC {
             return Err(format!("corrupt zip archive: no zip64 end record at byte {rec}"));
         }
@@ -166,7 +174,7 @@ pub(crate) fn entries(bytes: &[u8]) -> Result<Entries<'_>, String> {
         if flags & 1 != 0 {
             return Err(format!("zip entry {name:?} is encrypted"));
         }
-        let local = to_usize(local, "local header offset")?;
+        let local = inside(&r, local, "local header offset")?;
         if r.u32(local, "local header")?.to_le_bytes() != LOCAL_MAGIC {
             return Err(format!("corrupt zip archive: entry {name:?} has no local header at byte {local}"));
         }
@@ -254,6 +262,9 @@ pub(crate) mod tests {
         let dir = u32::from_le_bytes(zip[eocd + 16..eocd + 20].try_into().unwrap()) as usize;
         lie[dir + 20..dir + 24].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
         assert!(entries(&lie).unwrap_err().contains("runs past the end"));
+        let mut lie = zip.clone();
+        lie[dir + 42..dir + 46].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+        assert!(entries(&lie).unwrap_err().contains("local header offset 4294967280 is past the end"));
         let mut compressed = zip.clone();
         compressed[dir + 10] = 8;
         let e = entries(&compressed).unwrap();
