@@ -1,4 +1,4 @@
-//! `spectrans info`: configuration, parameter counts per module, FLOPs per token.
+//! `spectrans info`: configuration, the weights file read, parameter counts per module, FLOPs per token.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,9 +9,15 @@ use spectrans_models::{load_folder, ModelConfig};
 /// Prints the summary of a model folder.
 pub fn run(model_dir: &Path, seq_len: Option<usize>) -> Result<(), String> {
     let loaded = load_folder::<f32>(model_dir).map_err(|e| e.to_string())?;
+    for note in &loaded.notes {
+        eprintln!("note: {note}");
+    }
     let model = &loaded.model;
     let cfg = model.config();
     println!("{}", cfg.to_json());
+    if let Some(weights) = &loaded.weights {
+        println!("weights read from {}", weights.display());
+    }
     let mut groups: BTreeMap<String, usize> = BTreeMap::new();
     let mut order = Vec::new();
     for (name, p) in model.named_parameters() {

@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch.
 
 mod bench;
+mod convert;
 mod eval;
 mod forward;
 mod generate;
@@ -34,7 +35,8 @@ enum Command {
     /// file (optional `attention_mask`, I64 0/1, shape (B, N)); writes `output` (F32) to a
     /// safetensors file.
     Forward {
-        /// Model folder: config.json and model.safetensors.
+        /// Model folder: config.json and model.safetensors (or model.pt, model.pth,
+        /// pytorch_model.bin saved by torch.save).
         #[arg(long)]
         model: PathBuf,
         /// Input safetensors file.
@@ -92,7 +94,19 @@ enum Command {
         #[arg(long)]
         cases_file: Option<PathBuf>,
     },
-    /// Print a model folder's configuration, parameter counts per module and FLOPs per token.
+    /// Write model.safetensors (same keys, float precision kept) from a model folder's PyTorch
+    /// weights (model.pt, model.pth or pytorch_model.bin, saved by torch.save), after checking that
+    /// they fit its config.json.
+    Convert {
+        /// Model folder.
+        #[arg(long)]
+        model: PathBuf,
+        /// Replace an existing model.safetensors.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a model folder's configuration, the weights file read, parameter counts per module
+    /// and FLOPs per token.
     Info {
         /// Model folder.
         #[arg(long)]
@@ -141,6 +155,7 @@ pub fn run() -> Result<(), String> {
             generate::run(&model, &prompt, max_new_tokens, sampling, stop, seed)
         }
         Command::Info { model, seq_len } => info::run(&model, seq_len),
+        Command::Convert { model, force } => convert::run(&model, force),
         Command::Bench { cases, cases_file } => bench::run(&cases, cases_file.as_deref()),
         Command::Train(args) => train::run(&args),
         Command::Eval { model, resolution, data_dir, corpus, threads } => {

@@ -1,24 +1,27 @@
-//! Model folders (`config.json` + `model.safetensors`) and state-dict loading with full reports.
+//! Model folders (`config.json` + weights) and state-dict loading with full reports.
 //!
-//! A spectrans PyTorch model exported with `safetensors.torch.save_file(model.state_dict(), …)`
-//! plus a `config.json` of its constructor arguments (and `model_type`) loads as is.
+//! A spectrans PyTorch model saved with `torch.save(model.state_dict(), "model.pt")` or
+//! `safetensors.torch.save_file(model.state_dict(), "model.safetensors")`, plus a `config.json`
+//! of its constructor arguments (and `model_type`), loads as is (see [`crate::weights`]).
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use spectrans_layers::{FftFloat, Module};
 use spectrans_tensor::Float;
 
 use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
-use crate::io::{read_tensors, serialize_tensors, write_atomic, TensorFile};
+use crate::io::{serialize_tensors, write_atomic, TensorFile};
 use crate::models::Model;
+use crate::weights::{find_weights, no_weights, read_weights};
 
 /// The `format` metadata value of files written by this crate.
 pub const FORMAT: &str = "spectrans-rs/1";
 /// Name of the configuration file in a model folder.
 pub const CONFIG_FILE: &str = "config.json";
-/// Name of the weights file in a model folder.
+/// Name of the weights file this crate writes in a model folder (others it reads:
+/// [`crate::weights::WEIGHTS_FILES`]).
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 
 /// Loads named tensors into a module: every parameter must be present with its shape; buffers
@@ -90,6 +93,8 @@ pub struct Loaded<T: FftFloat> {
     pub model: Model<T>,
     /// Human-readable notes (e.g. "spectrans decoder checkpoint: causal set to false").
     pub notes: Vec<String>,
+    /// The weights file read (`None` for a randomly initialised model).
+    pub weights: Option<PathBuf>,
 }
 
 /// Reads and validates `dir/config.json`.
@@ -105,19 +110,34 @@ pub fn read_config(dir: &Path) -> Result<ModelConfig> {
     })
 }
 
-/// Loads a model folder: `config.json` and `model.safetensors` (f32 or f64 values, converted to
-/// `T`). A decoder checkpoint not written by this crate is spectrans' non-causal operator, so
-/// `causal` is set to false (noted). The FFN width follows the checkpoint's weight shapes.
+/// Loads a model folder: `config.json` and the first of `model.safetensors`, `model.pt`,
+/// `model.pth`, `pytorch_model.bin` present (f32/f64 values — and f16/bf16, complex from torch
+/// files — converted to `T`; a note names any other weights file present). A decoder checkpoint
+/// not written by this crate is spectrans' non-causal operator, so `causal` is set to false
+/// (noted). The FFN width follows the checkpoint's weight shapes.
 pub fn load_folder<T: FftFloat>(dir: &Path) -> Result<Loaded<T>> {
     let config = read_config(dir)?;
-    let path = dir.join(WEIGHTS_FILE);
-    let file = read_tensors::<T>(&path)?;
-    load_parts(config, &file, &path.display().to_string())
+    let (path, also) = find_weights(dir).ok_or_else(|| no_weights(dir, ""))?;
+    let file = read_weights::<T>(&path)?;
+    let (model, mut notes) = build_model(config, &file, &path.display().to_string())?;
+    notes.extend(also);
+    Ok(Loaded { model, notes, weights: Some(path) })
 }
 
 /// Builds the model `config` describes and loads the weights `file` into it, as [`load_folder`]
-/// does with a folder's two files (`origin` names the weights in errors).
-pub fn load_parts<T: FftFloat>(mut config: ModelConfig, file: &TensorFile<T>, origin: &str) -> Result<Loaded<T>> {
+/// does with a folder's files (`origin` names the weights in errors).
+pub fn load_parts<T: FftFloat>(config: ModelConfig, file: &TensorFile<T>, origin: &str) -> Result<Loaded<T>> {
+    let (model, notes) = build_model(config, file, origin)?;
+    Ok(Loaded { model, notes, weights: None })
+}
+
+/// Builds the model of `config` carrying the tensors of `file` (`origin` names it in errors),
+/// with the interpretations of [`load_folder`] and notes on them.
+pub(crate) fn build_model<T: FftFloat>(
+    mut config: ModelConfig,
+    file: &TensorFile<T>,
+    origin: &str,
+) -> Result<(Model<T>, Vec<String>)> {
     let mut notes = Vec::new();
     let ours = file.metadata.get("format").map(String::as_str) == Some(FORMAT);
     if let ModelConfig::Decoder(c) = &mut config {
@@ -147,7 +167,7 @@ pub fn load_parts<T: FftFloat>(mut config: ModelConfig, file: &TensorFile<T>, or
     }
     let model = Model::from_config(&config, 0)?;
     load_state(&model, file, origin)?;
-    Ok(Loaded { model, notes })
+    Ok((model, notes))
 }
 
 /// Writes a model folder: `config.json` and `model.safetensors` (parameters and buffers in `T`'s
@@ -167,27 +187,26 @@ pub fn save_folder<T: FftFloat>(model: &Model<T>, dir: &Path) -> Result<()> {
 /// randomly initialised model from the configuration (seeded), e.g. to check shapes or causality
 /// of any configuration from outside.
 pub fn load_or_init<T: FftFloat>(dir: &Path, init_seed: Option<u64>) -> Result<Loaded<T>> {
-    let weights = dir.join(WEIGHTS_FILE);
-    match (weights.exists(), init_seed) {
-        (true, None) => load_folder(dir),
-        (true, Some(_)) => {
+    match (find_weights(dir), init_seed) {
+        (Some(_), None) => load_folder(dir),
+        (Some((weights, _)), Some(_)) => {
             let mut loaded = load_folder(dir)?;
             loaded
                 .notes
                 .push(format!("{} exists: its weights are used and the init seed is ignored", weights.display()));
             Ok(loaded)
         }
-        (false, Some(seed)) => {
+        (None, Some(seed)) => {
             let config = read_config(dir)?;
             Ok(Loaded {
                 model: Model::from_config(&config, seed)?,
                 notes: vec![format!("randomly initialised from {CONFIG_FILE} with seed {seed}")],
+                weights: None,
             })
         }
-        (false, None) => Err(ModelError::checkpoint(
-            weights.display().to_string(),
-            "not found (to run a randomly initialised model from config.json alone, pass an init seed)",
-        )),
+        (None, None) => {
+            Err(no_weights(dir, "; to run a randomly initialised model from config.json alone, pass an init seed"))
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! Reading and writing safetensors files: float tensors as `Tensor<T>` (F32/F64 converted to
-//! `T`), integer tensors (I64/I32) as ids. Corrupt or truncated files are errors, never panics.
+//! `T`; C64 as a trailing re/im axis of 2), integer tensors (I64/I32) as ids. Corrupt or truncated files are errors, never panics.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -58,6 +58,15 @@ pub fn parse_tensors<T: Float>(bytes: &[u8], origin: &str) -> Result<TensorFile<
                     .collect();
                 out.floats.insert(name, Tensor::from_vec(v, &shape)?);
             }
+            Dtype::C64 => {
+                // complex64 (as the canonical FNO's spectral weights): a trailing re/im axis of 2,
+                // the layout the spectral convolutions use
+                let v =
+                    data.chunks_exact(4).map(|c| T::of(f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)).collect();
+                let mut shape = shape;
+                shape.push(2);
+                out.floats.insert(name, Tensor::from_vec(v, &shape)?);
+            }
             Dtype::I64 => {
                 // invariant: `chunks_exact(n)` yields slices of exactly n bytes
                 let v = data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("chunks of 8"))).collect();
@@ -73,7 +82,7 @@ pub fn parse_tensors<T: Float>(bytes: &[u8], origin: &str) -> Result<TensorFile<
             }
             other => {
                 return Err(bad(format!(
-                    "tensor {name:?} has unsupported dtype {other:?} (expected F32, F64, I64 or I32)"
+                    "tensor {name:?} has unsupported dtype {other:?} (expected F32, F64, C64, I64 or I32)"
                 )))
             }
         }
@@ -144,6 +153,14 @@ mod tests {
             let e = parse_tensors::<f32>(&bytes[..cut], "mem").unwrap_err();
             assert!(e.to_string().starts_with("checkpoint mem: "), "{e}");
         }
+        // complex64 reads as (…, 2) re/im
+        let re_im = [1.5f32, -2.0, 0.25, 4.0];
+        let data: Vec<u8> = re_im.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let view = TensorView::new(Dtype::C64, vec![2], &data).unwrap();
+        let c = safetensors::serialize([("w", view)], None).unwrap();
+        let f = parse_tensors::<f64>(&c, "mem").unwrap();
+        assert_eq!(f.floats["w"].shape(), &[2, 2]);
+        assert_eq!(f.floats["w"].to_vec(), vec![1.5, -2.0, 0.25, 4.0]);
         let mut lying = bytes.clone();
         lying[..8].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(parse_tensors::<f32>(&lying, "mem").is_err());

@@ -2,8 +2,9 @@
 //!
 //! The FNO Transformer family of spectrans in Rust — [`FNOTransformer`], [`FNOEncoder`],
 //! [`FNODecoder`] — built from serde configurations with spectrans' keyword names, in `f32` or
-//! `f64`, and model folders (`config.json` + `model.safetensors`) that load PyTorch spectrans
-//! `state_dict`s directly and give the same numbers.
+//! `f64`, and model folders (`config.json` + `model.safetensors`, or a `torch.save` file read
+//! without Python by [`torch_file`]) that load PyTorch spectrans `state_dict`s directly and give
+//! the same numbers.
 //!
 //! ```
 //! use spectrans_layers::Ctx;
@@ -30,6 +31,8 @@ pub mod io;
 mod models;
 mod operator;
 mod tokenizer;
+pub mod torch_file;
+pub mod weights;
 
 pub use backbone::{Backbone, Input};
 pub use checkpoint::{load_folder, load_or_init, load_parts, load_state, save_folder, Loaded};
