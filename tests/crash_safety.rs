@@ -15,8 +15,10 @@ use spectrans_train::trainer::checkpoint;
 
 /// Kills in total (the brief asks for at least 50).
 const KILLS: usize = 60;
-/// Epochs of the run: enough that the kills (at most 2 epochs of progress each) never reach the end.
-const EPOCHS: u64 = 150;
+/// Epochs of the configured run: far more than the killed runs can reach whatever the machine's
+/// speed (each kill allows 2 checkpoints plus at most 20 ms of progress), so no run ends by itself;
+/// the comparison stops both runs at the same `--max-steps` instead.
+const EPOCHS: u64 = 100_000;
 
 /// A tiny classification run: 64 sequences of 16 tokens, 4 steps and one checkpoint per epoch; the
 /// loss is logged every 3 steps, so checkpoints fall inside a log window that must resume exactly.
@@ -85,7 +87,6 @@ fn train_curve(run: &Path) -> Vec<(u64, u64)> {
 fn sigkill_at_60_seeded_moments_never_loses_the_run_and_resume_repeats_the_uninterrupted_curve() {
     let dir = common::TempDir::new("crash", "kill");
     let (reference, run) = (dir.path("reference"), dir.path("run"));
-    succeed(fresh(&reference));
     // the first kill may land before the first checkpoint: then the run is started afresh
     let mut rng = Rng::seed(0x5151_4b11);
     let mut started = false;
@@ -122,10 +123,20 @@ fn sigkill_at_60_seeded_moments_never_loses_the_run_and_resume_repeats_the_unint
         }
     }
     assert!(latest_step(&run) > 0, "no kill came after the first checkpoint");
-    assert!(latest_step(&run) < 4 * EPOCHS, "the killed runs reached the end: no kill was mid-run");
-    succeed(resume(&run));
+    // both runs stop at the same step, a few checkpoints past the last kill
+    let end = (latest_step(&run) + 10).to_string();
+    succeed({
+        let mut c = resume(&run);
+        c.args(["--max-steps", &end]);
+        c
+    });
+    succeed({
+        let mut c = fresh(&reference);
+        c.args(["--max-steps", &end]);
+        c
+    });
     let (want, got) = (train_curve(&reference), train_curve(&run));
-    assert_eq!(want.len() as u64, 4 * EPOCHS / 3);
+    assert_eq!(want.len() as u64, end.parse::<u64>().unwrap() / 3);
     assert_eq!(got, want, "the resumed run's losses must equal the uninterrupted run's bit for bit");
     eprintln!(
         "{KILLS} kills survived ({kills_mid_startup} before the run's next checkpoint, \

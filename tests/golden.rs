@@ -5,6 +5,8 @@
 //! `*.safetensors` file in that folder too. Relative error = max |ours − reference| divided by
 //! max |reference|, per tensor.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -14,6 +16,8 @@ use spectrans::layers::{
 use spectrans::models::io::{read_tensors, TensorFile};
 use spectrans::models::{load_state, Input, Model, ModelConfig};
 use spectrans::tensor::{Parameter, Rng, Tape, Tensor};
+
+use common::rel_err;
 
 struct Fixture<T: FftFloat> {
     component: String,
@@ -53,14 +57,6 @@ fn state<T: FftFloat>(file: &TensorFile<T>) -> TensorFile<T> {
         }
     }
     TensorFile { floats, ..Default::default() }
-}
-
-fn rel_err<T: FftFloat>(ours: &Tensor<T>, reference: &Tensor<T>) -> f64 {
-    assert_eq!(ours.shape(), reference.shape());
-    let scale = reference.data().iter().fold(0.0f64, |m, v| m.max(v.as_f64().abs()));
-    let diff =
-        ours.data().iter().zip(reference.data()).fold(0.0f64, |m, (a, b)| m.max((a.as_f64() - b.as_f64()).abs()));
-    diff / scale.max(f64::MIN_POSITIVE)
 }
 
 /// Runs one fixture in precision `T`; returns the worst relative error over output and gradients.

@@ -12,18 +12,11 @@ use spectrans::layers::{Ctx, FftFloat};
 use spectrans::models::io::read_tensors;
 use spectrans::models::torch_file;
 use spectrans::models::{load_folder, Input};
-use spectrans::tensor::Tensor;
+
+use common::rel_err;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/torch").join(name)
-}
-
-fn rel_err<T: FftFloat>(ours: &Tensor<T>, reference: &Tensor<T>) -> f64 {
-    assert_eq!(ours.shape(), reference.shape());
-    let scale = reference.data().iter().fold(0.0f64, |m, v| m.max(v.as_f64().abs()));
-    let diff =
-        ours.data().iter().zip(reference.data()).fold(0.0f64, |m, (a, b)| m.max((a.as_f64() - b.as_f64()).abs()));
-    diff / scale.max(f64::MIN_POSITIVE)
 }
 
 /// Runs the folder's model on its io.safetensors input; returns the relative error and the notes.

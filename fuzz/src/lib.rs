@@ -21,8 +21,9 @@ use spectrans_train::trainer::TrainerState;
 pub type Entry = fn(&[u8]);
 
 /// The fuzz targets, by name (each is a function of this module and a folder of the corpus).
-pub const TARGETS: [(&str, Entry); 5] = [
+pub const TARGETS: [(&str, Entry); 6] = [
     ("checkpoint", checkpoint),
+    ("torch_file", torch_file),
     ("config", config),
     ("forward_input", forward_input),
     ("tokenizer", tokenizer),
@@ -109,6 +110,14 @@ pub fn checkpoint(data: &[u8]) {
     let Ok(file) = parse_tensors::<f32>(weights, "model.safetensors") else { return };
     if let Ok(loaded) = load_parts::<f32>(cfg, &file, "model.safetensors") {
         probe_forward(&loaded.model);
+    }
+}
+
+/// A `torch.save` file (`model.pt`): the restricted zip + pickle reader, then the conversion to
+/// named tensors that a model folder loads.
+pub fn torch_file(data: &[u8]) {
+    if let Ok(state) = spectrans_models::torch_file::parse(data, "model.pt") {
+        let _ = state.into_tensor_file::<f32>();
     }
 }
 

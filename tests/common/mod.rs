@@ -6,6 +6,9 @@ pub mod bad;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use spectrans::layers::FftFloat;
+use spectrans::tensor::Tensor;
+
 /// A fresh, empty folder `spectrans-<suite>-<pid>-<tag>` in the system temporary folder.
 pub fn scratch(suite: &str, tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("spectrans-{suite}-{}-{tag}", std::process::id()));
@@ -54,4 +57,13 @@ pub fn forward(model: &Path, input: &Path, output: &Path, extra: &[&str]) -> Out
         .args(extra)
         .output()
         .unwrap()
+}
+
+/// max |ours − reference| / max |reference|: the relative error of a parity check.
+pub fn rel_err<T: FftFloat>(ours: &Tensor<T>, reference: &Tensor<T>) -> f64 {
+    assert_eq!(ours.shape(), reference.shape());
+    let scale = reference.data().iter().fold(0.0f64, |m, v| m.max(v.as_f64().abs()));
+    let diff =
+        ours.data().iter().zip(reference.data()).fold(0.0f64, |m, (a, b)| m.max((a.as_f64() - b.as_f64()).abs()));
+    diff / scale.max(f64::MIN_POSITIVE)
 }
