@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use spectrans::models::io::{read_tensors, serialize_tensors, TensorFile};
 use spectrans::tensor::{DType, Tensor};
 
+use common::rel_err;
+
 /// Writes `dir/model/{config.json, model.safetensors}` and `dir/input.safetensors` from a fixture.
 fn export_fixture(fx: &TensorFile<f64>, dir: &Path) -> (PathBuf, PathBuf) {
     let meta = &fx.metadata;
@@ -54,13 +56,6 @@ fn export_fixture(fx: &TensorFile<f64>, dir: &Path) -> (PathBuf, PathBuf) {
     .unwrap();
     std::fs::write(&input, bytes).unwrap();
     (model_dir, input)
-}
-
-fn rel_err(ours: &Tensor<f64>, reference: &Tensor<f64>) -> f64 {
-    assert_eq!(ours.shape(), reference.shape(), "output shape");
-    let scale = reference.data().iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let diff = ours.data().iter().zip(reference.data()).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-    diff / scale.max(f64::MIN_POSITIVE)
 }
 
 /// Runs `spectrans forward` and returns the `output` tensor it wrote.
