@@ -221,14 +221,14 @@ pub fn load_or_generate<T: Float>(dir: impl AsRef<Path>, spec: &BurgersSpec) -> 
     let path = cache_path::<T>(&dir, spec);
     let stride = if spec.cache_fine { 1 } else { spec.subsample };
     let shape = [spec.n_samples, spec.resolution_fine / stride];
-    let (tensors, from_cache) =
-        cache::load_or_generate::<T>(&path, &spec.cache_key(T::DTYPE), &["u0", "u1"], &shape, || {
+    let ([u0, u1], from_cache) =
+        cache::load_or_generate(&path, &spec.cache_key(T::DTYPE), ["u0", "u1"], &shape, || {
             let (u0, u1) = generate_at(spec, stride)?;
-            Ok(vec![u0.cast::<T>(), u1.cast::<T>()])
+            Ok([u0.cast::<T>(), u1.cast::<T>()])
         })?;
     Ok(BurgersData {
-        inputs: subsample(&tensors[0], spec.subsample / stride)?,
-        outputs: subsample(&tensors[1], spec.subsample / stride)?,
+        inputs: subsample(&u0, spec.subsample / stride)?,
+        outputs: subsample(&u1, spec.subsample / stride)?,
         from_cache,
     })
 }

@@ -35,12 +35,12 @@ pub(crate) fn store<T: Float>(path: &Path, key: &str, tensors: &[(&str, &Tensor<
 /// Reads the tensors `names`, each of `shape`, from `path` when it holds content `key` in `T`
 /// with only finite values; `None` when the file is missing, and an error (which a caller
 /// answers by regenerating) when it is unreadable, corrupt or holds other content.
-pub(crate) fn load<T: Float>(
+pub(crate) fn load<T: Float, const N: usize>(
     path: &Path,
     key: &str,
-    names: &[&str],
+    names: [&str; N],
     shape: &[usize],
-) -> Result<Option<Vec<Tensor<T>>>> {
+) -> Result<Option<[Tensor<T>; N]>> {
     let file = path.display().to_string();
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -51,7 +51,7 @@ pub(crate) fn load<T: Float>(
     if meta.get(KEY).map(String::as_str) != Some(key) {
         return Err(TrainError::format(&file, "holds another data set"));
     }
-    let mut out = Vec::with_capacity(names.len());
+    let mut out = Vec::with_capacity(N);
     for name in names {
         let dtype = tensors.tensor(name).map(|v| v.dtype()).ok();
         if dtype != Some(io::safetensors_dtype::<T>()) {
@@ -63,24 +63,25 @@ pub(crate) fn load<T: Float>(
         }
         out.push(Tensor::from_vec(values, shape)?);
     }
-    Ok(Some(out))
+    // one tensor was pushed per name, so the conversion always succeeds
+    Ok(out.try_into().ok())
 }
 
 /// The cached tensors of `key`, or `generate()`'s, written to the cache for next time. A cache
 /// file that cannot be used is regenerated and replaced, never a panic; the flag tells whether
 /// the data came from the file.
-pub(crate) fn load_or_generate<T: Float>(
+pub(crate) fn load_or_generate<T: Float, const N: usize>(
     path: &Path,
     key: &str,
-    names: &[&str],
+    names: [&str; N],
     shape: &[usize],
-    generate: impl FnOnce() -> Result<Vec<Tensor<T>>>,
-) -> Result<(Vec<Tensor<T>>, bool)> {
-    if let Ok(Some(tensors)) = load::<T>(path, key, names, shape) {
+    generate: impl FnOnce() -> Result<[Tensor<T>; N]>,
+) -> Result<([Tensor<T>; N], bool)> {
+    if let Ok(Some(tensors)) = load::<T, N>(path, key, names, shape) {
         return Ok((tensors, true));
     }
     let tensors = generate()?;
-    let named: Vec<(&str, &Tensor<T>)> = names.iter().copied().zip(tensors.iter()).collect();
+    let named: Vec<(&str, &Tensor<T>)> = names.into_iter().zip(tensors.iter()).collect();
     store(path, key, &named)?;
     Ok((tensors, false))
 }

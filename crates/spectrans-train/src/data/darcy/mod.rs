@@ -151,13 +151,11 @@ pub fn load_or_generate_darcy<T: Float>(dir: impl AsRef<Path>, spec: &DarcySpec)
     let path = darcy_cache_path::<T>(&dir, spec);
     let s = spec.resolution();
     let shape = [spec.n_samples, s, s];
-    let (mut tensors, from_cache) =
-        cache::load_or_generate::<T>(&path, &spec.cache_key(T::DTYPE), &["a", "u"], &shape, || {
+    let ([coefficients, solutions], from_cache) =
+        cache::load_or_generate(&path, &spec.cache_key(T::DTYPE), ["a", "u"], &shape, || {
             let (a, u) = generate_darcy(spec)?;
-            Ok(vec![a.cast::<T>(), u.cast::<T>()])
+            Ok([a.cast::<T>(), u.cast::<T>()])
         })?;
-    let solutions = tensors.pop().ok_or_else(|| TrainError::format("darcy cache", "lost a tensor"))?;
-    let coefficients = tensors.pop().ok_or_else(|| TrainError::format("darcy cache", "lost a tensor"))?;
     Ok(DarcyData { coefficients, solutions, from_cache })
 }
 
