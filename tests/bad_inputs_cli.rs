@@ -156,7 +156,7 @@ fn cases(dir: &Path) -> Vec<Case> {
     // a resumable-looking run whose config.json was edited by hand (subsample 0)
     let edited = dir.join("edited-run");
     std::fs::create_dir_all(&edited).unwrap();
-    let preset = spectrans_train::trainer::RunConfig::preset("burgers", "default").unwrap().to_json();
+    let preset = spectrans_tasks::RunConfig::preset("burgers", "default").unwrap().to_json();
     let subsample = regex_free_replace(&preset, "\"subsample\": ", "0");
     std::fs::write(edited.join("config.json"), subsample).unwrap();
     let with = |mut c: Case, env: &[(&'static str, &'static str)]| {

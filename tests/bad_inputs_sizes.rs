@@ -8,7 +8,7 @@ use common::bad::*;
 use spectrans::layers::{Ctx, Module};
 use spectrans::models::{load_folder, CharTokenizer, Input, Sampling};
 use spectrans::tensor::{Parameter, Tape, Tensor};
-use spectrans_train::trainer::TaskConfig;
+use spectrans_tasks::TaskConfig;
 
 fn cases() -> Vec<Case> {
     vec![
@@ -257,7 +257,11 @@ fn cases() -> Vec<Case> {
             &["tokenizer.json", "not a tokenizer file"],
         ),
         // ---- training configurations
-        case("run: batch_size 2^50", || run_config("classify", |c| c.batch_size = 1 << 50), &["batch_size", "bytes"]),
+        case(
+            "run: batch_size 2^50",
+            || run_config("classify", |c| c.train.batch_size = 1 << 50),
+            &["batch_size", "bytes"],
+        ),
         case(
             "run: n_train 2^45 (burgers)",
             || run_config("burgers", |c| burgers(c).n_train = 1 << 45),
@@ -289,7 +293,7 @@ fn cases() -> Vec<Case> {
             },
             &["hidden_dim", "bytes"],
         ),
-        case("run: keep_checkpoints 0", || run_config("lm", |c| c.keep_checkpoints = 0), &["keep_checkpoints"]),
+        case("run: keep_checkpoints 0", || run_config("lm", |c| c.train.keep_checkpoints = 0), &["keep_checkpoints"]),
     ]
 }
 

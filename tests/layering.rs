@@ -1,6 +1,7 @@
 //! The workspace is layered: each `spectrans-*` crate depends (normal dependencies) only on crates
 //! strictly below it in
-//! `spectrans-tensor < spectrans-transforms < spectrans-layers < spectrans-models < spectrans-train < spectrans`.
+//! `spectrans-tensor < spectrans-transforms < spectrans-data < spectrans-layers < spectrans-train <
+//! spectrans-models < spectrans-tasks < spectrans`.
 //! A workspace crate missing from this order fails the test until it is given a place in it.
 
 use std::process::Command;
@@ -8,12 +9,14 @@ use std::process::Command;
 use serde_json::{json, Value};
 
 /// The layers, lowest first.
-const ORDER: [&str; 6] = [
+const ORDER: [&str; 8] = [
     "spectrans-tensor",
     "spectrans-transforms",
+    "spectrans-data",
     "spectrans-layers",
-    "spectrans-models",
     "spectrans-train",
+    "spectrans-models",
+    "spectrans-tasks",
     "spectrans",
 ];
 
@@ -100,8 +103,8 @@ fn checker_rejects_upward_sideways_and_unknown_crates() {
     ]});
     let errors = violations(&m);
     assert_eq!(errors.len(), 6, "{errors:#?}");
-    assert!(errors[0].contains("`spectrans-tensor` (layer 0) depends on `spectrans-layers` (layer 2)"));
-    assert!(errors[1].contains("`spectrans-layers` (layer 2) depends on `spectrans-layers` (layer 2)"));
+    assert!(errors[0].contains("`spectrans-tensor` (layer 0) depends on `spectrans-layers` (layer 3)"));
+    assert!(errors[1].contains("`spectrans-layers` (layer 3) depends on `spectrans-layers` (layer 3)"));
     assert!(errors[2].contains("depends on `spectrans-extra`, which has no place"));
     assert!(errors[3].contains("workspace crate `spectrans-extra` has no place"));
     assert!(errors[4].contains("`spectrans-models` depends on `helper`, which has no place"));

@@ -8,7 +8,7 @@ use spectrans::layers::{Ctx, Module};
 use spectrans::models::io::serialize_tensors;
 use spectrans::models::{load_folder, save_folder, GenerateOptions, Input, Model, ModelConfig, Sampling};
 use spectrans::tensor::{DType, Tensor};
-use spectrans_train::trainer::{RunConfig, TaskConfig};
+use spectrans_tasks::{RunConfig, TaskConfig};
 
 pub type Outcome = Result<(), String>;
 /// A named bad input, its action, and the words its error message must contain.
@@ -138,7 +138,7 @@ pub fn run_config(task: &str, edit: impl FnOnce(&mut RunConfig)) -> Outcome {
     c.validate().map_err(|e| e.to_string())
 }
 
-pub fn burgers(c: &mut RunConfig) -> &mut spectrans_train::tasks::BurgersConfig {
+pub fn burgers(c: &mut RunConfig) -> &mut spectrans_tasks::burgers::BurgersConfig {
     let TaskConfig::Burgers(b) = &mut c.task else { unreachable!("a burgers preset holds a burgers task") };
     b
 }

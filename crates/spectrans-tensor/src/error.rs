@@ -57,6 +57,15 @@ pub enum TensorError {
         /// The size asked for and the limit it exceeds.
         reason: String,
     },
+    /// A safetensors file (or in-memory image of one) that is unreadable, corrupt or holds other
+    /// content than expected (see [`io`](crate::io)).
+    #[error("{path}: {reason}")]
+    File {
+        /// The file, or a description of the buffer.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Misuse of the autodiff tape (mixing tapes, reusing a consumed tape, ...).
     #[error("autodiff: {0}")]
     Tape(String),
@@ -66,6 +75,11 @@ impl TensorError {
     /// Shorthand for [`TensorError::InvalidArgument`].
     pub fn invalid(op: &'static str, reason: impl Into<String>) -> Self {
         TensorError::InvalidArgument { op, reason: reason.into() }
+    }
+
+    /// Shorthand for [`TensorError::File`].
+    pub fn file(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        TensorError::File { path: path.into(), reason: reason.into() }
     }
 
     /// Shorthand for [`TensorError::BadShape`].

@@ -9,6 +9,7 @@
 //! - [`Backward`] + [`Tensor::from_op`]: the extension point for fused operations with a
 //!   hand-written backward, defined in other crates.
 //! - [`checkpoint`]: gradient checkpointing of a segment.
+//! - [`io`]: safetensors files (read, checked decode, encode, atomic writes) for every crate above.
 //!
 //! ```
 //! use spectrans_tensor::{Parameter, Rng, Tape, Tensor};
@@ -27,6 +28,7 @@
 
 mod error;
 mod float;
+pub mod io;
 pub mod limits;
 pub mod ops;
 mod par;

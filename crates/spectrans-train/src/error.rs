@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use spectrans_models::ModelError;
+use spectrans_layers::LayerError;
 use spectrans_tensor::TensorError;
 use thiserror::Error;
 
@@ -49,10 +49,13 @@ pub enum TrainError {
     },
     /// An error from a tensor operation.
     #[error(transparent)]
-    Tensor(#[from] TensorError),
-    /// An error from a model (configuration, forward pass, model folder).
+    Tensor(TensorError),
+    /// An error from a layer (its arguments or inputs).
     #[error(transparent)]
-    Model(#[from] ModelError),
+    Layer(#[from] LayerError),
+    /// An error from a task built on the trainer (its data, its model, its files).
+    #[error(transparent)]
+    Task(Box<dyn std::error::Error + Send + Sync>),
     /// A non-finite loss or gradient: training stopped before applying the step.
     #[error("step {step}: {what}; training stopped (last good checkpoint: {})", if checkpoint.as_os_str().is_empty() { "none yet".to_string() } else { checkpoint.display().to_string() })]
     Diverged {
@@ -76,6 +79,11 @@ impl TrainError {
         TrainError::Format { file: file.into(), reason: reason.into() }
     }
 
+    /// Wraps an error of a task (any error type) as [`TrainError::Task`].
+    pub fn task(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        TrainError::Task(Box::new(error))
+    }
+
     /// Shorthand for [`TrainError::Io`].
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         TrainError::Io { path: path.into(), source }
@@ -85,6 +93,16 @@ impl TrainError {
 /// `map_err` adapter: an I/O failure at `path` as [`TrainError::Io`].
 pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |e| TrainError::io(path, e)
+}
+
+impl From<TensorError> for TrainError {
+    /// A file error of the safetensors reader becomes a format error naming the file.
+    fn from(e: TensorError) -> Self {
+        match e {
+            TensorError::File { path, reason } => TrainError::Format { file: path, reason },
+            other => TrainError::Tensor(other),
+        }
+    }
 }
 
 /// Result alias used throughout the crate.

@@ -1,18 +1,20 @@
 //! # spectrans-train
 //!
-//! Training utilities for the spectrans stack of Fourier Neural Operator transformers:
+//! The training library of the spectrans stack of Fourier Neural Operator transformers, for any
+//! [`Module`](spectrans_layers::Module) in f32 or f64:
 //!
 //! - [`optim`]: [`Sgd`](optim::Sgd), [`Adam`](optim::Adam) and [`AdamW`](optim::AdamW) with
 //!   PyTorch's exact update rules, parameter groups, learning-rate schedules, gradient clipping
 //!   and resumable optimiser state (safetensors).
-//! - [`data`]: Burgers' equation data (the FNO paper recipe): Gaussian random field initial
-//!   conditions, a pseudo-spectral ETDRK4 solver, parallel deterministic generation and a cache;
-//!   2-D Darcy flow data (thresholded Gaussian permeability, a finite-difference solver).
 //! - [`metrics`]: relative L2 error (the FNO loss, differentiable), accuracy, perplexity, bits
 //!   per character.
-//! - [`trainer`]: the training loop — seeded shuffling, periodic evaluation, `metrics.jsonl`,
-//!   progress bars, SVG/PNG plots, atomic resumable checkpoints, divergence stop.
-//! - [`tasks`]: the built-in tasks `burgers`, `classify` and `lm`.
+//! - [`trainer`]: the training loop [`Trainer`](trainer::Trainer), generic over a [`Task`](trainer::Task)
+//!   (a module, the loss of a batch, an evaluation; [`FnTask`](trainer::FnTask) from closures) —
+//!   seeded shuffling, schedules, clipping, periodic evaluation, `metrics.jsonl`, progress bars,
+//!   SVG/PNG plots, atomic resumable checkpoints, divergence stop.
+//!
+//! PDE data generators live in `spectrans-data`; the built-in tasks (Burgers, Darcy,
+//! classification, language model) in `spectrans-tasks`.
 //!
 //! ```
 //! use spectrans_tensor::{Parameter, Tape, Tensor};
@@ -34,12 +36,9 @@
 
 #![warn(missing_docs)]
 
-pub mod data;
 mod error;
-mod io;
 pub mod metrics;
 pub mod optim;
-pub mod tasks;
 pub mod trainer;
 
 pub use error::{Result, TrainError};

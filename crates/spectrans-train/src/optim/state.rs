@@ -5,10 +5,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use spectrans_tensor::{Float, Parameter, Tensor};
+use spectrans_tensor::{io, Float, Parameter, Tensor};
 
 use crate::error::{Result, TrainError};
-use crate::io::{self, Blob};
 
 /// The state an optimiser keeps for one parameter.
 #[derive(Debug, Clone)]
@@ -63,26 +62,28 @@ impl<T: Float> OptimState<T> {
     /// kind, learning rate, step counts and buffer list as JSON under metadata key
     /// `spectrans.optim_state`.
     pub fn to_safetensors(&self) -> Result<Vec<u8>> {
-        let mut tensors = Vec::new();
+        let mut names = Vec::new();
         let mut params = Vec::with_capacity(self.params.len());
         for (i, p) in self.params.iter().enumerate() {
             let mut buffers = Vec::with_capacity(p.buffers.len());
             for (name, t) in &p.buffers {
-                tensors.push((format!("{i}.{name}"), Blob::new(t.data(), t.shape())));
+                names.push((format!("{i}.{name}"), t));
                 buffers.push((name.clone(), t.shape().to_vec()));
             }
             params.push(MetaParam { step: p.step, buffers });
         }
         let meta = Meta { format: FORMAT.into(), kind: self.kind.clone(), lr: self.lr, params };
         let json = serde_json::to_string(&meta).map_err(|e| TrainError::format("optimizer state", e.to_string()))?;
-        io::serialize(tensors, HashMap::from([(META_KEY.to_string(), json)]), "optimizer state")
+        let tensors: Vec<(&str, &Tensor<T>)> = names.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+        Ok(io::encode(&tensors, &[], T::DTYPE, HashMap::from([(META_KEY.to_string(), json)]))?)
     }
 
     /// Decodes an image written by [`OptimState::to_safetensors`]; `file` names the source in errors.
     /// Buffers stored in the other float type are converted.
     pub fn from_safetensors(bytes: &[u8], file: &str) -> Result<Self> {
-        let (tensors, meta) = io::deserialize(bytes, file)?;
-        let json = meta
+        let contents = io::parse::<T>(bytes, file)?;
+        let json = contents
+            .metadata
             .get(META_KEY)
             .ok_or_else(|| TrainError::format(file, format!("no `{META_KEY}` metadata: not an optimizer state")))?;
         let meta: Meta = serde_json::from_str(json)
@@ -94,17 +95,22 @@ impl<T: Float> OptimState<T> {
         for (i, p) in meta.params.into_iter().enumerate() {
             let mut buffers = Vec::with_capacity(p.buffers.len());
             for (name, shape) in p.buffers {
-                let data = io::read_tensor::<T>(&tensors, &format!("{i}.{name}"), &shape, file)?;
-                buffers.push((name, Tensor::from_vec(data, &shape)?));
+                let t = contents.take(&format!("{i}.{name}"), &shape, file)?;
+                buffers.push((name, t));
             }
             params.push(ParamState { step: p.step, buffers });
         }
         Ok(OptimState { kind: meta.kind, lr: meta.lr, params })
     }
 
-    /// Writes [`OptimState::to_safetensors`] to `path` atomically (temporary file + rename).
+    /// Writes [`OptimState::to_safetensors`] to `path` atomically (temporary file + rename),
+    /// creating its folder.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        io::write_atomic(path.as_ref(), &self.to_safetensors()?)
+        let path = path.as_ref();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(crate::error::io_err(dir))?;
+        }
+        io::write_atomic(path, &self.to_safetensors()?).map_err(crate::error::io_err(path))
     }
 
     /// Reads a file written by [`OptimState::save`].

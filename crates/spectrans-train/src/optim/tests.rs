@@ -153,7 +153,8 @@ fn state_file_round_trip_and_corruption() {
         let e = OptimState::<f32>::from_safetensors(&bytes[..cut], "cut.safetensors").unwrap_err();
         assert!(matches!(e, TrainError::Format { .. }) && e.to_string().starts_with("cut.safetensors: "), "{e}");
     }
-    let plain = safetensors::serialize(Vec::<(String, crate::io::Blob)>::new(), None).unwrap();
+    let plain =
+        spectrans_tensor::io::encode::<f32>(&[], &[], spectrans_tensor::DType::F32, Default::default()).unwrap();
     let e = OptimState::<f32>::from_safetensors(&plain, "plain").unwrap_err();
     assert!(e.to_string().contains("not an optimizer state"), "{e}");
     let e = OptimState::<f32>::load(dir.join("missing.safetensors")).unwrap_err();

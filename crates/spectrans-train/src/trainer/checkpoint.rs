@@ -14,8 +14,6 @@ use crate::error::{io_err, Result, TrainError};
 pub const TRAINER_FILE: &str = "trainer.json";
 /// Name of the optimiser state file in a checkpoint.
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
-/// Name of the run configuration stored in model folders written by the trainer.
-pub const TRAINING_FILE: &str = "training.json";
 /// The pointer to the newest checkpoint inside `checkpoints/` (a symbolic link on Unix).
 pub const LATEST: &str = "latest";
 
@@ -35,7 +33,7 @@ pub struct TrainerState {
     pub shuffle_rng: [u64; 4],
     /// The dropout stream.
     pub dropout_rng: [u64; 4],
-    /// The stream of randomly sampled training examples (language-model windows).
+    /// The stream of a task that samples its own batches ([`Batch::rng`](super::Batch::rng)).
     pub data_rng: [u64; 4],
     /// The learning rate of the last step.
     pub lr: f64,
@@ -73,13 +71,9 @@ impl TrainerState {
 
 /// Writes `bytes` to `path` and fsyncs it (inside a folder that is not yet published).
 pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut f = fs::File::create(path).map_err(io_err(path))?;
-    f.write_all(bytes).map_err(io_err(path))?;
-    f.sync_all().map_err(io_err(path))
+    spectrans_tensor::io::write_synced(path, bytes).map_err(io_err(path))
 }
 
-/// Fsyncs a folder so a rename inside it is durable.
 fn sync_dir(dir: &Path) -> Result<()> {
     fs::File::open(dir).and_then(|f| f.sync_all()).map_err(io_err(dir))
 }
@@ -181,9 +175,9 @@ pub fn read_state(dir: &Path) -> Result<TrainerState> {
     TrainerState::from_json(&text, &path.display().to_string())
 }
 
-/// Copies the model files of a checkpoint into `dest` (replaced atomically: written beside it
-/// and renamed over it).
-pub fn export_model(checkpoint: &Path, dest: &Path, files: &[&str]) -> Result<()> {
+/// Copies the model files of a checkpoint (every file but the optimiser and trainer state) into
+/// `dest`, replaced atomically: written beside it and renamed over it.
+pub fn export_model(checkpoint: &Path, dest: &Path) -> Result<()> {
     let parent = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(io_err(parent))?;
     let tmp = parent.join(format!(".model.tmp{}", std::process::id()));
@@ -191,11 +185,12 @@ pub fn export_model(checkpoint: &Path, dest: &Path, files: &[&str]) -> Result<()
         fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
     }
     fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-    for f in files {
-        let from = checkpoint.join(f);
-        if from.exists() {
+    for entry in fs::read_dir(checkpoint).map_err(io_err(checkpoint))? {
+        let from = entry.map_err(io_err(checkpoint))?.path();
+        let Some(name) = from.file_name() else { continue };
+        if from.is_file() && name != OPTIMIZER_FILE && name != TRAINER_FILE {
             let bytes = fs::read(&from).map_err(io_err(&from))?;
-            write_synced(&tmp.join(f), &bytes)?;
+            write_synced(&tmp.join(name), &bytes)?;
         }
     }
     sync_dir(&tmp)?;

@@ -1,34 +1,10 @@
-//! The configuration of a training run (`RUN/config.json`): the task with its data and model,
-//! and every hyper-parameter of the loop, with the built-in presets.
+//! The hyper-parameters of the training loop: optimiser, learning-rate schedule, batching,
+//! clipping, evaluation, checkpointing and logging.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
 use crate::optim::{Constant, Cosine, LinearWarmup, LrSchedule, StepDecay};
-use crate::tasks::{BurgersConfig, ClassifyConfig, LmConfig};
-
-/// Which task a run trains, with its data and model configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name", rename_all = "lowercase")]
-pub enum TaskConfig {
-    /// Learn the Burgers solution operator u(·,0) ↦ u(·,1) with an `FNOOperator`.
-    Burgers(BurgersConfig),
-    /// Synthetic sequence classification (dominant frequency band) with an `FNOTransformer`.
-    Classify(ClassifyConfig),
-    /// Character-level language modelling with the causal `FNODecoder`.
-    Lm(LmConfig),
-}
-
-impl TaskConfig {
-    /// The task's name (`burgers`, `classify`, `lm`).
-    pub fn name(&self) -> &'static str {
-        match self {
-            TaskConfig::Burgers(_) => "burgers",
-            TaskConfig::Classify(_) => "classify",
-            TaskConfig::Lm(_) => "lm",
-        }
-    }
-}
 
 /// The optimiser and its hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +51,29 @@ pub enum ScheduleConfig {
 }
 
 impl ScheduleConfig {
+    /// Checks the schedule's own fields, naming the first invalid one.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field, reason: String| Err(TrainError::config("schedule", field, reason));
+        match *self {
+            ScheduleConfig::Constant => Ok(()),
+            ScheduleConfig::StepEpochs { every_epochs, gamma } => {
+                if every_epochs == 0 {
+                    return bad("every_epochs", "must be at least 1".into());
+                }
+                if !(gamma.is_finite() && gamma > 0.0) {
+                    return bad("gamma", format!("must be finite and > 0, got {gamma}"));
+                }
+                Ok(())
+            }
+            ScheduleConfig::WarmupCosine { min_lr, .. } => {
+                if !(min_lr.is_finite() && min_lr >= 0.0) {
+                    return bad("min_lr", format!("must be finite and >= 0, got {min_lr}"));
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// The learning rate at optimiser step `step` (0-based) in epoch `epoch`, for a run of
     /// `total_steps` steps with base rate `lr`.
     ///
@@ -98,15 +97,23 @@ impl ScheduleConfig {
     }
 }
 
-/// Everything that determines a training run; saved as `RUN/config.json`.
+/// The hyper-parameters of the training loop: everything but the task (its data and model).
+///
+/// ```
+/// use spectrans_train::trainer::{OptimizerConfig, OptimizerKind, TrainConfig};
+/// let c = TrainConfig {
+///     epochs: 20,
+///     optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-3, weight_decay: 1e-4 },
+///     ..Default::default()
+/// };
+/// c.validate()?;
+/// assert_eq!(c.batch_size, 20);
+/// # Ok::<(), spectrans_train::TrainError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RunConfig {
-    /// The task, its data and its model.
-    pub task: TaskConfig,
-    /// The preset the run started from (`default` or `paper`), for the record.
-    pub preset: String,
-    /// Seed of the model initialisation, the shuffling, the dropout and the sampled windows.
+pub struct TrainConfig {
+    /// Seed of the shuffling, the dropout and the sampled batches.
     pub seed: u64,
     /// Number of epochs.
     pub epochs: u64,
@@ -128,40 +135,28 @@ pub struct RunConfig {
     pub log_every: u64,
 }
 
-impl RunConfig {
-    /// The built-in configuration of `task` (`burgers`, `classify`, `lm`) and `preset`
-    /// (`default`, or `paper` for burgers).
-    ///
-    /// ```
-    /// use spectrans_train::trainer::RunConfig;
-    /// let paper = RunConfig::preset("burgers", "paper")?;
-    /// assert_eq!((paper.epochs, paper.batch_size), (500, 20));
-    /// assert!(RunConfig::preset("lm", "paper").is_err());
-    /// # Ok::<(), spectrans_train::TrainError>(())
-    /// ```
-    pub fn preset(task: &str, preset: &str) -> Result<Self> {
-        let unknown = || {
-            TrainError::config(
-                "train",
-                "preset",
-                format!("task `{task}` has no preset `{preset}` (known: default, and paper for burgers)"),
-            )
-        };
-        match (task, preset) {
-            ("burgers", "default") => Ok(crate::tasks::burgers::preset_default()),
-            ("burgers", "paper") => Ok(crate::tasks::burgers::preset_paper()),
-            ("classify", "default") => Ok(crate::tasks::classify::preset_default()),
-            ("lm", "default") => Ok(crate::tasks::lm::preset_default()),
-            ("burgers" | "classify" | "lm", _) => Err(unknown()),
-            _ => Err(TrainError::config(
-                "train",
-                "task",
-                format!("unknown task `{task}` (known: burgers, classify, lm)"),
-            )),
+impl Default for TrainConfig {
+    /// 10 epochs of batches of 20 with AdamW (lr 1e-3, weight decay 0.01) at a constant rate,
+    /// no clipping, evaluating and checkpointing every epoch, 3 checkpoints kept, logging every
+    /// 10 steps, seed 0.
+    fn default() -> Self {
+        TrainConfig {
+            seed: 0,
+            epochs: 10,
+            batch_size: 20,
+            optimizer: OptimizerConfig { kind: OptimizerKind::AdamW, lr: 1e-3, weight_decay: 0.01 },
+            schedule: ScheduleConfig::Constant,
+            grad_clip: None,
+            eval_every: 1,
+            checkpoint_every: 1,
+            keep_checkpoints: 3,
+            log_every: 10,
         }
     }
+}
 
-    /// Checks the loop's hyper-parameters, naming the first invalid one.
+impl TrainConfig {
+    /// Checks every hyper-parameter, naming the first invalid one.
     pub fn validate(&self) -> Result<()> {
         let bad = |field, reason: String| Err(TrainError::config("train", field, reason));
         if self.batch_size == 0 {
@@ -169,6 +164,9 @@ impl RunConfig {
         }
         if !(self.optimizer.lr.is_finite() && self.optimizer.lr >= 0.0) {
             return bad("lr", format!("must be finite and >= 0, got {}", self.optimizer.lr));
+        }
+        if !(self.optimizer.weight_decay.is_finite() && self.optimizer.weight_decay >= 0.0) {
+            return bad("weight_decay", format!("must be finite and >= 0, got {}", self.optimizer.weight_decay));
         }
         if let Some(c) = self.grad_clip {
             if !(c.is_finite() && c >= 0.0) {
@@ -187,30 +185,7 @@ impl RunConfig {
         if self.keep_checkpoints == 0 {
             return bad("keep_checkpoints", "must be at least 1".into());
         }
-        // the task's data and model (a hand-edited run config is read without other checks)
-        match &self.task {
-            TaskConfig::Burgers(b) => {
-                b.spec().validate()?;
-                spectrans_models::ModelConfig::Operator(b.model.clone()).validate()?;
-            }
-            TaskConfig::Classify(k) => spectrans_models::ModelConfig::Transformer(k.model.clone()).validate()?,
-            TaskConfig::Lm(l) => {
-                let model =
-                    spectrans_models::FnoDecoderConfig { vocab_size: l.model.vocab_size.max(1), ..l.model.clone() };
-                spectrans_models::ModelConfig::Decoder(model).validate()?;
-            }
-        }
-        super::resources::check(self)
-    }
-
-    /// The configuration as pretty JSON.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_default()
-    }
-
-    /// Parses a configuration; `origin` names the source in errors.
-    pub fn from_json(text: &str, origin: &str) -> Result<Self> {
-        serde_json::from_str(text).map_err(|e| TrainError::format(origin, format!("not a run configuration: {e}")))
+        self.schedule.validate()
     }
 }
 
@@ -219,38 +194,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn presets_validate_and_round_trip_through_json() {
-        for (task, preset) in [("burgers", "default"), ("burgers", "paper"), ("classify", "default"), ("lm", "default")]
-        {
-            let c = RunConfig::preset(task, preset).unwrap();
-            c.validate().unwrap();
-            assert_eq!(c.task.name(), task);
-            assert_eq!(RunConfig::from_json(&c.to_json(), "mem").unwrap(), c);
-        }
-        let e = RunConfig::preset("burgers", "huge").unwrap_err().to_string();
-        assert!(e.contains("preset") && e.contains("huge"), "{e}");
-        let e = RunConfig::preset("vision", "default").unwrap_err().to_string();
-        assert!(e.contains("unknown task `vision`"), "{e}");
-        let e = RunConfig::from_json("{}", "cfg.json").unwrap_err().to_string();
-        assert!(e.starts_with("cfg.json: not a run configuration"), "{e}");
+    fn the_default_validates_and_round_trips_through_json() {
+        let c = TrainConfig::default();
+        c.validate().unwrap();
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<TrainConfig>(&json).unwrap(), c);
         // an unknown optimiser is rejected when the configuration is read, naming the choices
-        let json = RunConfig::preset("burgers", "default").unwrap().to_json().replace("\"adam\"", "\"lbfgs\"");
-        let e = RunConfig::from_json(&json, "cfg.json").unwrap_err().to_string();
+        let e = serde_json::from_str::<TrainConfig>(&json.replace("\"adamw\"", "\"lbfgs\"")).unwrap_err().to_string();
         assert!(e.contains("lbfgs") && e.contains("adam") && e.contains("adamw"), "{e}");
     }
 
     #[test]
     fn invalid_hyper_parameters_are_named() {
-        let base = RunConfig::preset("burgers", "default").unwrap();
-        type Edit = fn(&mut RunConfig);
-        let cases: [(Edit, &str); 4] = [
+        type Edit = fn(&mut TrainConfig);
+        let cases: [(Edit, &str); 7] = [
             (|c| c.batch_size = 0, "batch_size"),
             (|c| c.optimizer.lr = f64::NAN, "lr"),
+            (|c| c.optimizer.weight_decay = -1.0, "weight_decay"),
             (|c| c.eval_every = 0, "eval_every"),
             (|c| c.keep_checkpoints = 0, "keep_checkpoints"),
+            (|c| c.grad_clip = Some(f64::INFINITY), "grad_clip"),
+            (|c| c.schedule = ScheduleConfig::StepEpochs { every_epochs: 0, gamma: 0.5 }, "every_epochs"),
         ];
         for (edit, field) in cases {
-            let mut c = base.clone();
+            let mut c = TrainConfig::default();
             edit(&mut c);
             let e = c.validate().unwrap_err().to_string();
             assert!(e.contains(field), "{e}");

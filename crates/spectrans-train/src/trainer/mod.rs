@@ -1,24 +1,56 @@
-//! The training loop of the built-in tasks: seeded shuffling and batching, periodic evaluation,
-//! a JSON-lines metrics log, progress bars, plots, and atomic resumable checkpoints.
+//! The training loop, generic over the model (any [`Module`]) and its element type (f32 or f64):
+//! seeded shuffling and batching, a learning-rate schedule, clipping, periodic evaluation, a
+//! JSON-lines metrics log, progress bars, plots, and atomic resumable checkpoints.
 //!
-//! A run lives in a folder:
+//! A [`Task`] says what is trained (its module), how a batch's loss is computed and how to
+//! evaluate; [`Trainer::fit`] does the rest. [`FnTask`] makes a task of two closures. A run lives
+//! in a folder:
 //!
-//! - `config.json` — the [`RunConfig`] (task, data, model, every hyper-parameter, seed);
 //! - `metrics.jsonl` — one JSON object per line: `{"kind": "train", step, epoch, lr, train_loss,
 //!   wall_time_s, samples_per_s}` every `log_every` steps and `{"kind": "eval", step, epoch, lr,
 //!   wall_time_s, <metrics>}` after evaluations;
-//! - `checkpoints/step-XXXXXXXX/` — the model folder (`config.json`, `model.safetensors`, plus
-//!   `tokenizer.json` for `lm` and `training.json`), `optimizer.safetensors` and `trainer.json`
+//! - `checkpoints/step-XXXXXXXX/` — the model ([`Task::save_model`]: by default
+//!   `model.safetensors`, every parameter and buffer), `optimizer.safetensors` and `trainer.json`
 //!   ([`TrainerState`]); `checkpoints/latest` points to the newest;
-//! - `model/` — the final model folder; `plots/` — SVG and PNG figures.
+//! - `model/` — the final model files; `plots/` — SVG and PNG figures.
 //!
-//! Same seed and thread count give the same loss curve bit for bit, and `resume` continues a run
+//! Same seed and thread count give the same loss curve bit for bit, and a resumed run continues
 //! exactly as if it had never stopped.
+//!
+//! ```
+//! use spectrans_layers::{Ctx, Module, Visitor};
+//! use spectrans_tensor::{Parameter, Tensor};
+//! use spectrans_train::trainer::{FnTask, OptimizerConfig, OptimizerKind, TrainConfig, Trainer};
+//! // fit y = 3x with one weight, in f64
+//! struct Scale(Parameter<f64>);
+//! impl Module<f64> for Scale {
+//!     fn visit(&self, prefix: &str, v: &mut dyn Visitor<f64>) {
+//!         v.param(&format!("{prefix}w"), &self.0);
+//!     }
+//! }
+//! let model = Scale(Parameter::new(Tensor::zeros(&[1])));
+//! let xs: Vec<f64> = (0..32).map(|i| i as f64 / 32.0).collect();
+//! let task = FnTask::new(&model, xs.len(), |ctx: &Ctx<f64>, batch| {
+//!     let x = Tensor::from_vec(batch.indices.iter().map(|&i| xs[i]).collect(), &[batch.indices.len(), 1])?;
+//!     let err = x.mul(&ctx.param(&model.0))?.sub(&x.mul_scalar(3.0)?)?;
+//!     Ok(err.mul(&err)?.mean(&[], false)?)
+//! });
+//! let optimizer = OptimizerConfig { kind: OptimizerKind::Adam, lr: 0.1, weight_decay: 0.0 };
+//! let config = TrainConfig { epochs: 30, batch_size: 8, optimizer, ..Default::default() };
+//! let run = std::env::temp_dir().join(format!("spectrans-doc-fit-{}", std::process::id()));
+//! let report = Trainer::new(config).overwrite(true).fit(&task, &run)?;
+//! assert_eq!(report.steps, 120);
+//! assert!((model.0.value().data()[0] - 3.0).abs() < 0.5);
+//! # std::fs::remove_dir_all(run).unwrap();
+//! # Ok::<(), spectrans_train::TrainError>(())
+//! ```
 
 pub mod checkpoint;
 mod config;
+mod fn_task;
+mod heatmap;
 mod plot;
-mod resources;
+mod weights;
 
 use std::fs;
 use std::io::Write;
@@ -28,20 +60,40 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Map, Value};
 use spectrans_layers::{Ctx, Module};
-use spectrans_models::{load_state, save_folder, Model};
-use spectrans_tensor::{Rng, Tape, Tensor};
+use spectrans_tensor::{Float, Parameter, Rng, Tape, Tensor};
 
 pub use checkpoint::TrainerState;
-pub use config::{OptimizerConfig, OptimizerKind, RunConfig, ScheduleConfig, TaskConfig};
+pub use config::{OptimizerConfig, OptimizerKind, ScheduleConfig, TrainConfig};
+pub use fn_task::{BoxError, FnTask};
+pub use heatmap::{plot_heatmaps, Heatmap};
 pub use plot::{plot_curves, plot_series, Figure, Series, YScale};
+pub use weights::{load_module, save_module, WEIGHTS_FILE};
 
 use crate::error::{io_err, Result, TrainError};
 use crate::optim::{clip_grad_norm, grad_norm, Adam, AdamConfig, AdamW, AdamWConfig, OptimState, Optimizer};
 
-/// One training task: its data, its model, its loss and its evaluation.
-pub trait Task {
-    /// The model being trained.
-    fn model(&self) -> &Model<f32>;
+/// Evaluation metrics, headline first: `(name, value)` pairs.
+pub type Metrics = Vec<(String, f64)>;
+
+/// The examples of one optimiser step.
+pub struct Batch<'a> {
+    /// Indices of training examples (empty for a task that samples its own batches).
+    pub indices: &'a [usize],
+    /// The configured batch size (what a self-sampling task draws).
+    pub size: usize,
+    /// A seeded stream for a task that samples its own batches; saved in checkpoints, so a
+    /// resumed run draws the same batches.
+    pub rng: &'a mut Rng,
+}
+
+/// What is trained and how: a module, the loss of a batch and an evaluation.
+///
+/// Only [`Task::module`], [`Task::train_len`] and [`Task::loss`] are required; the defaults save
+/// the module's weights (every parameter and buffer) in checkpoints, evaluate nothing and plot
+/// nothing.
+pub trait Task<T: Float> {
+    /// The module being trained; the optimiser updates its parameters.
+    fn module(&self) -> &dyn Module<T>;
     /// Number of training examples shuffled each epoch; 0 when the task samples its own batches
     /// (then [`Task::steps_per_epoch`] must be overridden).
     fn train_len(&self) -> usize;
@@ -49,24 +101,30 @@ pub trait Task {
     fn steps_per_epoch(&self, batch_size: usize) -> u64 {
         self.train_len().div_ceil(batch_size.max(1)) as u64
     }
-    /// The mean training loss of a batch: `indices` of training examples (empty for a task that
-    /// samples its own, from `data_rng`, `batch_size` of them).
-    fn loss(&self, ctx: &Ctx<f32>, indices: &[usize], batch_size: usize, data_rng: &mut Rng) -> Result<Tensor<f32>>;
-    /// Evaluation metrics on held-out data; the first is the headline metric.
-    fn evaluate(&self) -> Result<Vec<(String, f64)>>;
+    /// The mean training loss of a batch (a scalar recorded on `ctx`'s tape).
+    fn loss(&self, ctx: &Ctx<T>, batch: Batch<'_>) -> Result<Tensor<T>>;
+    /// Evaluation metrics on held-out data, headline first (none by default).
+    fn evaluate(&self) -> Result<Metrics> {
+        Ok(Vec::new())
+    }
     /// Whether a larger headline metric is better.
     fn higher_is_better(&self) -> bool {
         false
     }
-    /// Writes files besides the model's own into a model folder (e.g. `tokenizer.json`).
-    fn save_extras(&self, _dir: &Path) -> Result<()> {
-        Ok(())
+    /// Writes the model into a checkpoint folder (by default [`save_module`] to
+    /// `model.safetensors`); [`Task::load_model`] must read it back.
+    fn save_model(&self, dir: &Path) -> Result<()> {
+        save_module(self.module(), &dir.join(WEIGHTS_FILE))
+    }
+    /// Restores the weights from a checkpoint folder written by [`Task::save_model`].
+    fn load_model(&self, dir: &Path) -> Result<()> {
+        load_module(self.module(), &dir.join(WEIGHTS_FILE))
     }
     /// Task-specific figures into `dir` (e.g. predictions against the truth).
     fn plot(&self, _dir: &Path) -> Result<()> {
         Ok(())
     }
-    /// The one-line summary of final metrics printed on stdout.
+    /// The one-line summary of final metrics.
     fn summary(&self, metrics: &[(String, f64)]) -> String {
         metrics.iter().map(|(k, v)| format!("{k} = {v:.6}")).collect::<Vec<_>>().join(", ")
     }
@@ -83,12 +141,9 @@ pub struct TrainOptions {
     pub max_steps: Option<u64>,
     /// Show progress bars (they are hidden anyway when stderr is not a terminal).
     pub progress: bool,
-    /// Testing aid: replace the loss of this optimiser step (1-based) by NaN, to exercise the
-    /// divergence stop.
-    pub inject_nan_at_step: Option<u64>,
 }
 
-/// What a call to [`train`] did.
+/// What a call to [`Trainer::fit`] did.
 #[derive(Debug, Clone)]
 pub struct TrainReport {
     /// Optimiser steps taken in total.
@@ -107,11 +162,7 @@ pub struct TrainReport {
     pub checkpoint: PathBuf,
 }
 
-/// Files of a model folder written by the trainer.
-pub const MODEL_FILES: [&str; 4] = ["config.json", "model.safetensors", "tokenizer.json", checkpoint::TRAINING_FILE];
-
-fn build_optimizer(model: &Model<f32>, c: &OptimizerConfig) -> Result<Box<dyn Optimizer<f32>>> {
-    let params = model.parameters();
+fn build_optimizer<T: Float>(params: Vec<Parameter<T>>, c: &OptimizerConfig) -> Result<Box<dyn Optimizer<T>>> {
     Ok(match c.kind {
         OptimizerKind::AdamW => {
             Box::new(AdamW::new(params, AdamWConfig { lr: c.lr, weight_decay: c.weight_decay, ..Default::default() })?)
@@ -156,7 +207,7 @@ fn truncate_metrics(path: &Path, step: u64) -> Result<Vec<Value>> {
     }
     let body: String = kept.iter().map(|v| format!("{v}\n")).collect();
     // atomically: a crash here must not lose the log of the steps being kept
-    crate::io::write_atomic(path, body.as_bytes())?;
+    spectrans_tensor::io::write_atomic(path, body.as_bytes()).map_err(io_err(path))?;
     Ok(kept)
 }
 
@@ -175,31 +226,77 @@ impl MetricsLog {
     }
 }
 
-/// Trains `task` under `config` in the run folder `run`: fresh, or continuing from its latest
-/// checkpoint with `opts.resume`. Stops with [`TrainError::Diverged`] naming the step when a loss
-/// or gradient is not finite (the last checkpoint stays intact).
-pub fn train(task: &dyn Task, config: &RunConfig, run: &Path, opts: &TrainOptions) -> Result<TrainReport> {
+/// Runs a [`Task`] under a [`TrainConfig`]: the training loop, generic over the element type.
+#[derive(Debug, Clone)]
+pub struct Trainer {
+    config: TrainConfig,
+    options: TrainOptions,
+}
+
+impl Trainer {
+    /// A trainer with `config` and the default [`TrainOptions`] (a fresh run, no progress bar).
+    pub fn new(config: TrainConfig) -> Self {
+        Trainer { config, options: TrainOptions::default() }
+    }
+
+    /// Replaces the options.
+    pub fn with_options(mut self, options: TrainOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Continue the run from its latest checkpoint ([`TrainOptions::resume`]).
+    pub fn resume(mut self, yes: bool) -> Self {
+        self.options.resume = yes;
+        self
+    }
+
+    /// Replace a run already in the folder ([`TrainOptions::overwrite`]).
+    pub fn overwrite(mut self, yes: bool) -> Self {
+        self.options.overwrite = yes;
+        self
+    }
+
+    /// Stop with a checkpoint after this many optimiser steps ([`TrainOptions::max_steps`]).
+    pub fn max_steps(mut self, steps: u64) -> Self {
+        self.options.max_steps = Some(steps);
+        self
+    }
+
+    /// Show a progress bar ([`TrainOptions::progress`]).
+    pub fn progress(mut self, yes: bool) -> Self {
+        self.options.progress = yes;
+        self
+    }
+
+    /// The loop's configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Trains `task` in the run folder `run`: fresh, or continuing from its latest checkpoint
+    /// with [`TrainOptions::resume`]. Stops with [`TrainError::Diverged`] naming the step when a
+    /// loss or gradient is not finite (the last checkpoint stays intact).
+    pub fn fit<T: Float>(&self, task: &dyn Task<T>, run: &Path) -> Result<TrainReport> {
+        fit(task, &self.config, run, &self.options)
+    }
+}
+
+fn fit<T: Float>(task: &dyn Task<T>, config: &TrainConfig, run: &Path, opts: &TrainOptions) -> Result<TrainReport> {
     config.validate()?;
-    let model = task.model();
-    let mut optimizer = build_optimizer(model, &config.optimizer)?;
+    let params = task.module().parameters();
+    let mut optimizer = build_optimizer(params.clone(), &config.optimizer)?;
     let metrics_path = run.join("metrics.jsonl");
     let (mut state, mut last_ckpt) = if opts.resume {
         let dir = checkpoint::latest(run)?.ok_or_else(|| {
             TrainError::format(run.display().to_string(), "has no checkpoint to resume from (checkpoints/latest)")
         })?;
-        let weights = dir.join("model.safetensors");
-        let file = spectrans_models::io::read_tensors::<f32>(&weights)?;
-        load_state(model, &file, &weights.display().to_string())?;
+        task.load_model(&dir)?;
         optimizer.load_state(OptimState::load(dir.join(checkpoint::OPTIMIZER_FILE))?)?;
         (checkpoint::read_state(&dir)?, dir)
     } else {
-        if run.join("checkpoints").exists() || metrics_path.exists() {
-            if !opts.overwrite {
-                return Err(TrainError::format(
-                    run.display().to_string(),
-                    "already holds a run: pass --resume to continue it, --overwrite to replace it, or another --out",
-                ));
-            }
+        check_run_folder(run, opts)?;
+        if opts.overwrite {
             for sub in ["checkpoints", "model", "plots"] {
                 let p = run.join(sub);
                 if p.exists() {
@@ -214,12 +311,10 @@ pub fn train(task: &dyn Task, config: &RunConfig, run: &Path, opts: &TrainOption
         (TrainerState::start(config.seed), PathBuf::new())
     };
     fs::create_dir_all(run).map_err(io_err(run))?;
-    crate::io::write_atomic(&run.join("config.json"), config.to_json().as_bytes())?;
     let history = truncate_metrics(&metrics_path, state.step)?;
     let file = fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(io_err(&metrics_path))?;
     let mut log = MetricsLog { file, path: metrics_path, history };
 
-    let params = model.parameters();
     let steps_per_epoch = task.steps_per_epoch(config.batch_size).max(1);
     let total_steps = steps_per_epoch * config.epochs;
     let bar = progress_bar(opts.progress, total_steps, state.step);
@@ -230,11 +325,9 @@ pub fn train(task: &dyn Task, config: &RunConfig, run: &Path, opts: &TrainOption
     let mut metrics: Vec<(String, f64)> = Vec::new();
     let mut stopped_early = false;
 
-    let save = |state: &TrainerState, optimizer: &dyn Optimizer<f32>| -> Result<PathBuf> {
+    let save = |state: &TrainerState, optimizer: &dyn Optimizer<T>| -> Result<PathBuf> {
         checkpoint::publish(run, state.step, config.keep_checkpoints, |dir| {
-            save_folder(model, dir)?;
-            task.save_extras(dir)?;
-            checkpoint::write_synced(&dir.join(checkpoint::TRAINING_FILE), config.to_json().as_bytes())?;
+            task.save_model(dir)?;
             optimizer.state().save(dir.join(checkpoint::OPTIMIZER_FILE))?;
             let json = serde_json::to_string_pretty(state)
                 .map_err(|e| TrainError::format(checkpoint::TRAINER_FILE, format!("cannot serialise: {e}")))?;
@@ -260,9 +353,9 @@ pub fn train(task: &dyn Task, config: &RunConfig, run: &Path, opts: &TrainOption
             let tape = Tape::new();
             let ctx = Ctx::train_with_rng(&tape, Rng::from_state(state.dropout_rng));
             let mut data_rng = Rng::from_state(state.data_rng);
-            let loss = task.loss(&ctx, indices, config.batch_size, &mut data_rng)?;
+            let loss = task.loss(&ctx, Batch { indices, size: config.batch_size, rng: &mut data_rng })?;
             let step = state.step + 1;
-            let value = if opts.inject_nan_at_step == Some(step) { f64::NAN } else { loss.item()? as f64 };
+            let value = loss.item()?.as_f64();
             let diverged = |what: String| TrainError::Diverged { step, what, checkpoint: last_ckpt.clone() };
             if !value.is_finite() {
                 return Err(diverged(format!("the training loss is {value}")));
@@ -348,7 +441,7 @@ pub fn train(task: &dyn Task, config: &RunConfig, run: &Path, opts: &TrainOption
         metrics = task.evaluate()?; // a resumed run that had already finished
     }
     if !stopped_early {
-        checkpoint::export_model(&last_ckpt, &run.join("model"), &MODEL_FILES)?;
+        checkpoint::export_model(&last_ckpt, &run.join("model"))?;
     }
     let plots = run.join("plots");
     fs::create_dir_all(&plots).map_err(io_err(&plots))?;
@@ -365,6 +458,18 @@ pub fn train(task: &dyn Task, config: &RunConfig, run: &Path, opts: &TrainOption
         wall_time_s: state.elapsed_s,
         checkpoint: last_ckpt,
     })
+}
+
+/// Refuses to start a fresh run (neither resume nor overwrite) in a folder that already holds one.
+pub fn check_run_folder(run: &Path, opts: &TrainOptions) -> Result<()> {
+    let holds_run = run.join("checkpoints").exists() || run.join("metrics.jsonl").exists();
+    if holds_run && !opts.resume && !opts.overwrite {
+        return Err(TrainError::format(
+            run.display().to_string(),
+            "already holds a run: pass --resume to continue it, --overwrite to replace it, or another --out",
+        ));
+    }
+    Ok(())
 }
 
 fn progress_bar(show: bool, total: u64, position: u64) -> ProgressBar {

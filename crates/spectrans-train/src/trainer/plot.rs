@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::error::{Result, TrainError};
 
 /// The font family name every figure uses; [`ensure_font`] registers the bundled font under it.
-const FONT: &str = "sans-serif";
+pub(super) const FONT: &str = "sans-serif";
 /// DejaVu Sans (subset; see `assets/fonts/make_subset.sh` and `LICENSE-DejaVu.txt`).
 const FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-subset.ttf");
 /// Pixel size of every figure (SVG and PNG).
@@ -56,7 +56,7 @@ pub struct Figure<'a> {
     pub y_scale: YScale,
 }
 
-fn plot_err(path: &Path) -> impl Fn(String) -> TrainError + '_ {
+pub(super) fn plot_err(path: &Path) -> impl Fn(String) -> TrainError + '_ {
     move |e| TrainError::format(path.display().to_string(), format!("cannot draw the plot: {e}"))
 }
 
@@ -70,7 +70,7 @@ const COLORS: [RGBColor; 6] = [
 ];
 
 /// Registers the bundled font once per process under [`FONT`].
-fn ensure_font() -> std::result::Result<(), String> {
+pub(super) fn ensure_font() -> std::result::Result<(), String> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok());
     if ok {

@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use spectrans_tensor::{Float, Tensor};
+use spectrans_tensor::{io, Float, Tensor};
 
-use crate::error::{Result, TrainError};
-use crate::io::{self, Blob};
+use crate::error::{DataError, Result};
 
 /// The one metadata key: the cache key of the content (one entry keeps the file's bytes
 /// deterministic, whatever the order of a map).
@@ -26,10 +25,13 @@ pub(crate) fn path(dir: &Path, prefix: &str, key: &str) -> PathBuf {
 
 /// Writes `tensors` with `key` to `path` atomically.
 pub(crate) fn store<T: Float>(path: &Path, key: &str, tensors: &[(&str, &Tensor<T>)]) -> Result<()> {
-    let blobs = tensors.iter().map(|(name, t)| (name.to_string(), Blob::new(t.data(), t.shape()))).collect();
     let meta = HashMap::from([(KEY.to_string(), key.to_string())]);
-    let bytes = io::serialize(blobs, meta, &path.display().to_string())?;
-    io::write_atomic(path, &bytes)
+    let bytes = io::encode(tensors, &[], T::DTYPE, meta)?;
+    let io_error = |source| DataError::Io { path: path.display().to_string(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io_error)?;
+    }
+    io::write_atomic(path, &bytes).map_err(io_error)
 }
 
 /// Reads the tensors `names`, each of `shape`, from `path` when it holds content `key` in `T`
@@ -45,23 +47,22 @@ pub(crate) fn load<T: Float, const N: usize>(
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(TrainError::format(&file, format!("cannot read the cache: {e}"))),
+        Err(e) => return Err(DataError::format(&file, format!("cannot read the cache: {e}"))),
     };
-    let (tensors, meta) = io::deserialize(&bytes, &file)?;
-    if meta.get(KEY).map(String::as_str) != Some(key) {
-        return Err(TrainError::format(&file, "holds another data set"));
+    let contents = io::parse::<T>(&bytes, &file)?;
+    if contents.metadata.get(KEY).map(String::as_str) != Some(key) {
+        return Err(DataError::format(&file, "holds another data set"));
     }
     let mut out = Vec::with_capacity(N);
     for name in names {
-        let dtype = tensors.tensor(name).map(|v| v.dtype()).ok();
-        if dtype != Some(io::safetensors_dtype::<T>()) {
-            return Err(TrainError::format(&file, format!("tensor `{name}` is missing or not {}", T::DTYPE.name())));
+        if !contents.dtypes.get(name).is_some_and(|d| d.eq_ignore_ascii_case(T::DTYPE.name())) {
+            return Err(DataError::format(&file, format!("tensor `{name}` is missing or not {}", T::DTYPE.name())));
         }
-        let values = io::read_tensor::<T>(&tensors, name, shape, &file)?;
-        if values.iter().any(|v| !v.is_finite()) {
-            return Err(TrainError::format(&file, format!("tensor `{name}` contains non-finite values")));
+        let t = contents.take(name, shape, &file)?;
+        if t.data().iter().any(|v| !v.is_finite()) {
+            return Err(DataError::format(&file, format!("tensor `{name}` contains non-finite values")));
         }
-        out.push(Tensor::from_vec(values, shape)?);
+        out.push(t);
     }
     // one tensor was pushed per name, so the conversion always succeeds
     Ok(out.try_into().ok())

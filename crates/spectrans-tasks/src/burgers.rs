@@ -4,16 +4,19 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use spectrans_layers::Ctx;
-use spectrans_models::{FNOOperator, FnoOperatorConfig, Model};
-use spectrans_tensor::{Rng, Tensor};
-
-use crate::data::{load_or_generate, BurgersSpec, DEFAULT_TIME_STEPS};
-use crate::error::{Result, TrainError};
-use crate::metrics::relative_l2;
-use crate::trainer::{
-    plot_series, Figure, OptimizerConfig, OptimizerKind, RunConfig, ScheduleConfig, Series, Task, TaskConfig, YScale,
+use spectrans_data::{load_or_generate, BurgersSpec, DEFAULT_TIME_STEPS};
+use spectrans_layers::{Ctx, Module};
+use spectrans_models::{load_folder, FNOOperator, FnoOperatorConfig, Model, ModelConfig};
+use spectrans_tensor::Tensor;
+use spectrans_train::metrics::relative_l2;
+use spectrans_train::trainer::{
+    plot_series, Batch, Figure, Metrics, OptimizerConfig, OptimizerKind, ScheduleConfig, Series, Task, TrainConfig,
+    YScale,
 };
+
+use crate::error::{Result, TaskError};
+use crate::resources::{Footprint, Need};
+use crate::{model_folder, EvalOptions, Overrides, RunConfig, TaskConfig, TaskKind};
 
 /// Data and model of the `burgers` task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,16 +56,18 @@ fn run_config(task: BurgersConfig, preset: &str, epochs: u64, decay_every: u64, 
     RunConfig {
         task: TaskConfig::Burgers(task),
         preset: preset.into(),
-        seed: 0,
-        epochs,
-        batch_size: 20,
-        optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-3, weight_decay: 1e-4 },
-        schedule: ScheduleConfig::StepEpochs { every_epochs: decay_every, gamma: 0.5 },
-        grad_clip: None,
-        eval_every,
-        checkpoint_every: eval_every,
-        keep_checkpoints: 3,
-        log_every: 10,
+        train: TrainConfig {
+            seed: 0,
+            epochs,
+            batch_size: 20,
+            optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-3, weight_decay: 1e-4 },
+            schedule: ScheduleConfig::StepEpochs { every_epochs: decay_every, gamma: 0.5 },
+            grad_clip: None,
+            eval_every,
+            checkpoint_every: eval_every,
+            keep_checkpoints: 3,
+            log_every: 10,
+        },
     }
 }
 
@@ -82,16 +87,107 @@ fn default_task() -> BurgersConfig {
 
 /// The default preset: the default task for 100 epochs, the learning rate halved every 20; about
 /// a minute on 2 cores.
-pub(crate) fn preset_default() -> RunConfig {
+fn preset_default() -> RunConfig {
     run_config(default_task(), "default", 100, 20, 10)
 }
 
 /// The paper's set-up (Li et al., ICLR 2021): s = 1024 from 8192, 1000 train / 200 test,
 /// width 64, 16 modes, 4 layers, Adam 1e-3 with weight decay 1e-4, halved every 100 epochs,
 /// 500 epochs, batch 20.
-pub(crate) fn preset_paper() -> RunConfig {
+fn preset_paper() -> RunConfig {
     let task = BurgersConfig { n_test: 200, resolution_fine: 8192, subsample: 8, ..default_task() };
     run_config(task, "paper", 500, 100, 10)
+}
+
+/// The `burgers` task in the registry.
+pub struct Burgers;
+
+impl TaskKind for Burgers {
+    type Config = BurgersConfig;
+    const NAME: &'static str = "burgers";
+    const ABOUT: &'static str = "Burgers' equation operator learning (FNOOperator, relative L2)";
+    const PRESETS: &'static [&'static str] = &["default", "paper"];
+    const OPTIONS: &'static [&'static str] = &[
+        "--data-dir",
+        "--n-train",
+        "--n-test",
+        "--resolution",
+        "--resolution-fine",
+        "--time-steps",
+        "--width",
+        "--modes",
+        "--layers",
+    ];
+
+    fn preset(preset: &str) -> Option<RunConfig> {
+        match preset {
+            "default" => Some(preset_default()),
+            "paper" => Some(preset_paper()),
+            _ => None,
+        }
+    }
+
+    fn apply(b: &mut BurgersConfig, o: &Overrides) -> Result<()> {
+        let set = |target: &mut usize, v: Option<usize>| *target = v.unwrap_or(*target);
+        if let Some(d) = &o.data_dir {
+            b.data_dir = d.clone();
+        }
+        set(&mut b.n_train, o.n_train);
+        set(&mut b.n_test, o.n_test);
+        set(&mut b.resolution_fine, o.resolution_fine);
+        set(&mut b.time_steps, o.time_steps);
+        set(&mut b.model.width, o.width);
+        set(&mut b.model.modes, o.modes);
+        set(&mut b.model.num_layers, o.layers);
+        if let Some(s) = o.resolution {
+            if s == 0 || !b.resolution_fine.is_multiple_of(s) {
+                return Err(TaskError::config(
+                    "train",
+                    "--resolution",
+                    format!("must divide the solver grid {}, got {s}", b.resolution_fine),
+                ));
+            }
+            b.subsample = b.resolution_fine / s;
+        }
+        Ok(())
+    }
+
+    fn validate(b: &BurgersConfig) -> Result<()> {
+        if b.n_train == 0 || b.n_test == 0 {
+            return Err(TaskError::config("burgers", "n_train/n_test", "both must be at least 1"));
+        }
+        if b.model.in_channels != 1 || b.model.out_channels != 1 {
+            return Err(TaskError::config("burgers", "model", "the operator must map 1 channel to 1 channel"));
+        }
+        b.spec().validate()?;
+        Ok(ModelConfig::Operator(b.model.clone()).validate()?)
+    }
+
+    fn footprint(b: &BurgersConfig) -> Result<Footprint> {
+        let n = ("n_train + n_test", (b.n_train as u128) + (b.n_test as u128));
+        let fine = ("resolution_fine", b.resolution_fine as u128);
+        Ok(Footprint {
+            model: ModelConfig::Operator(b.model.clone()),
+            data: Some(Need::new("the Burgers data", vec![n, fine], 24)),
+            positions: ("resolution", (b.resolution_fine / b.subsample.max(1)) as u128),
+            width: ("width", b.model.width.max(b.model.projection_dim) as u128),
+            layers: b.model.num_layers,
+        })
+    }
+
+    fn build(b: &BurgersConfig, seed: u64) -> Result<Box<dyn Task<f32>>> {
+        Ok(Box::new(BurgersTask::new(b, seed)?))
+    }
+
+    fn evaluate(b: &BurgersConfig, model_dir: &Path, options: &EvalOptions) -> Result<String> {
+        let model = load_folder::<f32>(model_dir)?.model;
+        let mut b = b.clone();
+        if let Some(d) = &options.data_dir {
+            b.data_dir = d.clone();
+        }
+        let s = options.resolution.unwrap_or(b.resolution_fine / b.subsample);
+        Ok(evaluate_at(&b, model, s)?.1)
+    }
 }
 
 /// The task: the data at the training resolution, and the operator.
@@ -124,11 +220,9 @@ impl BurgersTask {
 
     /// The task around an existing operator, with test data at `resolution_fine / subsample`.
     pub fn with_model(config: &BurgersConfig, model: Model<f32>, subsample: usize) -> Result<Self> {
-        if config.n_train == 0 || config.n_test == 0 {
-            return Err(TrainError::config("burgers", "n_train/n_test", "both must be at least 1"));
-        }
-        if config.model.in_channels != 1 || config.model.out_channels != 1 {
-            return Err(TrainError::config("burgers", "model", "the operator must map 1 channel to 1 channel"));
+        Burgers::validate(config)?;
+        if !matches!(model, Model::Operator(_)) {
+            return Err(TaskError::config("burgers", "model", "the model folder does not hold an FNOOperator"));
         }
         let spec = BurgersSpec { subsample, ..config.spec() };
         let data = load_or_generate::<f32>(&config.data_dir, &spec)?;
@@ -157,16 +251,8 @@ impl BurgersTask {
     }
 }
 
-impl Task for BurgersTask {
-    fn model(&self) -> &Model<f32> {
-        &self.model
-    }
-
-    fn train_len(&self) -> usize {
-        self.train.0.len() / self.resolution
-    }
-
-    fn loss(&self, ctx: &Ctx<f32>, indices: &[usize], _: usize, _: &mut Rng) -> Result<Tensor<f32>> {
+impl BurgersTask {
+    fn batch_loss(&self, ctx: &Ctx<f32>, indices: &[usize]) -> Result<Tensor<f32>> {
         // invariant: `with_model` refuses any other model kind and the field is private
         let Model::Operator(op) = &self.model else { unreachable!("the burgers task holds an operator") };
         let x = rows(&self.train.0, self.resolution, indices.iter().copied())?;
@@ -174,7 +260,7 @@ impl Task for BurgersTask {
         Ok(relative_l2(&op.forward(ctx, &x)?, &y)?)
     }
 
-    fn evaluate(&self) -> Result<Vec<(String, f64)>> {
+    fn test_error(&self) -> Result<Metrics> {
         let n = self.n_test();
         let mut total = 0.0;
         for lo in (0..n).step_by(50) {
@@ -186,7 +272,7 @@ impl Task for BurgersTask {
         Ok(vec![("test_rel_l2".into(), total / n as f64)])
     }
 
-    fn plot(&self, dir: &Path) -> Result<()> {
+    fn plot_predictions(&self, dir: &Path) -> Result<()> {
         let s = self.resolution;
         let k = self.n_test().min(3);
         let pred = self.predict(0..k)?;
@@ -207,7 +293,37 @@ impl Task for BurgersTask {
         }
         let title = format!("Burgers: predicted vs true u(x, 1), test samples, s = {s}");
         let figure = Figure { title: &title, x_label: "x", y_label: "u(x, 1)", y_scale: YScale::Linear };
-        plot_series(&dir.join("burgers_predictions"), &figure, &series)
+        Ok(plot_series(&dir.join("burgers_predictions"), &figure, &series)?)
+    }
+}
+
+impl Task<f32> for BurgersTask {
+    fn module(&self) -> &dyn Module<f32> {
+        &self.model
+    }
+
+    fn train_len(&self) -> usize {
+        self.train.0.len() / self.resolution
+    }
+
+    fn loss(&self, ctx: &Ctx<f32>, batch: Batch<'_>) -> spectrans_train::Result<Tensor<f32>> {
+        Ok(self.batch_loss(ctx, batch.indices)?)
+    }
+
+    fn evaluate(&self) -> spectrans_train::Result<Metrics> {
+        Ok(self.test_error()?)
+    }
+
+    fn save_model(&self, dir: &Path) -> spectrans_train::Result<()> {
+        Ok(model_folder::save(&self.model, dir)?)
+    }
+
+    fn load_model(&self, dir: &Path) -> spectrans_train::Result<()> {
+        Ok(model_folder::load(&self.model, dir)?)
+    }
+
+    fn plot(&self, dir: &Path) -> spectrans_train::Result<()> {
+        Ok(self.plot_predictions(dir)?)
     }
 
     fn summary(&self, metrics: &[(String, f64)]) -> String {
@@ -222,14 +338,14 @@ impl Task for BurgersTask {
 pub fn evaluate_at(config: &BurgersConfig, model: Model<f32>, resolution: usize) -> Result<(f64, String)> {
     let fine = config.resolution_fine;
     if resolution == 0 || !fine.is_multiple_of(resolution) || !(fine / resolution).is_power_of_two() {
-        return Err(TrainError::config(
+        return Err(TaskError::config(
             "eval",
             "resolution",
             format!("must be the solver grid {fine} divided by a power of two, got {resolution}"),
         ));
     }
     let task = BurgersTask::with_model(config, model, fine / resolution)?;
-    let metrics = task.evaluate()?;
+    let metrics = task.test_error()?;
     let line = task.summary(&metrics);
     Ok((metrics[0].1, line))
 }

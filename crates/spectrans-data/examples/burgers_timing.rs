@@ -3,9 +3,9 @@
 
 use std::time::Instant;
 
-use spectrans_train::data::{generate_with, BurgersSpec};
+use spectrans_data::{generate_with, BurgersSpec};
 
-fn main() -> Result<(), spectrans_train::TrainError> {
+fn main() -> Result<(), spectrans_data::DataError> {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1200);
     let spec = BurgersSpec::new(n, 8192, 1, 0);
     let start = Instant::now();

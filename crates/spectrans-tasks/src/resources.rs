@@ -3,11 +3,10 @@
 //! refused, naming the field, before any data is generated or any model is built.
 
 use spectrans_models::budget;
-use spectrans_models::{FnoDecoderConfig, ModelConfig};
+use spectrans_models::ModelConfig;
 use spectrans_tensor::limits::{self, human};
 
-use crate::error::{Result, TrainError};
-use crate::trainer::{RunConfig, TaskConfig};
+use crate::error::{Result, TaskError};
 
 /// Values per parameter during training: the value, its gradient and two Adam moments.
 const PER_PARAMETER: u128 = 4;
@@ -16,52 +15,49 @@ const PER_PARAMETER: u128 = 4;
 const TAPE_PER_LAYER: u128 = 12;
 
 /// One memory need: what it is, the fields (with values) that size it, and its bytes.
-struct Need {
-    what: &'static str,
-    factors: Vec<(&'static str, u128)>,
-    bytes: Option<u128>,
+#[derive(Debug, Clone)]
+pub struct Need {
+    /// What holds the memory (e.g. "the Burgers data").
+    pub what: &'static str,
+    /// The configuration fields that size it, with their values.
+    pub factors: Vec<(&'static str, u128)>,
+    /// Its bytes (none when the product overflows).
+    pub bytes: Option<u128>,
+}
+
+impl Need {
+    /// A need of `bytes_per_item` bytes for each of the product of `factors`.
+    pub fn new(what: &'static str, factors: Vec<(&'static str, u128)>, bytes_per_item: u128) -> Self {
+        let bytes = factors.iter().try_fold(bytes_per_item, |a, (_, x)| a.checked_mul(*x));
+        Need { what, factors, bytes }
+    }
+}
+
+/// What a task holds in memory while it trains: the model, the data, and the sizes of one
+/// training step's activations per example.
+#[derive(Debug, Clone)]
+pub struct Footprint {
+    /// The model's configuration (its parameters are counted exactly).
+    pub model: ModelConfig,
+    /// The data set held in memory, if any.
+    pub data: Option<Need>,
+    /// Positions per example (grid points or tokens), with the field that sets them.
+    pub positions: (&'static str, u128),
+    /// The widest activation per position, with its field.
+    pub width: (&'static str, u128),
+    /// Layers recording activations.
+    pub layers: usize,
 }
 
 fn product(xs: &[u128]) -> Option<u128> {
     xs.iter().try_fold(1u128, |a, &x| a.checked_mul(x))
 }
 
-/// Checks that the run fits in memory (the [memory limit](spectrans_tensor::limits)).
-pub(crate) fn check(c: &RunConfig) -> Result<()> {
-    let batch = ("batch_size", c.batch_size as u128);
-    let (model, data, positions, width, layers) = match &c.task {
-        TaskConfig::Burgers(b) => {
-            let n = ("n_train + n_test", (b.n_train as u128) + (b.n_test as u128));
-            let fine = ("resolution_fine", b.resolution_fine as u128);
-            // u0 and u1 in f64, plus their subsampled f32 copies
-            let data = Need { what: "the Burgers data", factors: vec![n, fine], bytes: product(&[n.1, fine.1, 24]) };
-            let res = (b.resolution_fine / b.subsample.max(1)) as u128;
-            let width = b.model.width.max(b.model.projection_dim) as u128;
-            (
-                ModelConfig::Operator(b.model.clone()),
-                Some(data),
-                ("resolution", res),
-                ("width", width),
-                b.model.num_layers,
-            )
-        }
-        TaskConfig::Classify(k) => {
-            let n = ("n_train + n_test", (k.n_train as u128) + (k.n_test as u128));
-            let len = ("seq_len", k.seq_len as u128);
-            let data =
-                Need { what: "the classification data", factors: vec![n, len], bytes: product(&[n.1, len.1, 8]) };
-            let full = ModelConfig::Transformer(k.model.clone());
-            let w = widest(&full);
-            (full, Some(data), len, ("hidden_dim", w), k.model.num_layers)
-        }
-        TaskConfig::Lm(l) => {
-            // the vocabulary is the corpus alphabet, known once the corpus is read: count one
-            let full =
-                ModelConfig::Decoder(FnoDecoderConfig { vocab_size: l.model.vocab_size.max(1), ..l.model.clone() });
-            let w = widest(&full);
-            (full, None, ("seq_len", l.seq_len as u128), ("hidden_dim", w), l.model.num_layers)
-        }
-    };
+/// Checks that a task with `footprint` fits in memory at `batch_size` (the
+/// [memory limit](spectrans_tensor::limits)), naming the field that sizes the largest need.
+pub(crate) fn check(footprint: &Footprint, batch_size: usize) -> Result<()> {
+    let batch = ("batch_size", batch_size as u128);
+    let Footprint { model, data, positions, width, layers } = footprint.clone();
     let parts = budget::model_parts(&model)?;
     let params = budget::total(&parts);
     let mut needs = vec![Need {
@@ -93,15 +89,15 @@ pub(crate) fn check(c: &RunConfig) -> Result<()> {
         Some(t) => format!("needs {} ({t} bytes), more than {limit}", human(t)),
         None => "has a memory need that overflows".into(),
     };
-    Err(TrainError::config(
+    Err(TaskError::config(
         "train",
         field,
         format!("too large: the run {need}; the largest part is {} ({})", worst.what, sizes.join(" × ")),
     ))
 }
 
-/// The widest per-position activation of a sequence model: D or the FFN width.
-fn widest(cfg: &ModelConfig) -> u128 {
+/// The widest activation of a sequence model: its hidden or FFN dimension.
+pub(crate) fn widest(cfg: &ModelConfig) -> u128 {
     let Some(bb) = cfg.backbone() else { return 0 };
     let h = budget::ffn_width(&bb).unwrap_or(usize::MAX);
     bb.hidden_dim.max(h) as u128
@@ -109,26 +105,23 @@ fn widest(cfg: &ModelConfig) -> u128 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::{RunConfig, TaskConfig};
 
     #[test]
     fn presets_fit_and_absurd_sizes_are_named() {
-        for (task, preset) in [("burgers", "default"), ("classify", "default"), ("lm", "default")] {
-            check(&RunConfig::preset(task, preset).unwrap()).unwrap();
-        }
         let mut c = RunConfig::preset("classify", "default").unwrap();
-        c.batch_size = 1 << 50;
-        let e = check(&c).unwrap_err().to_string();
+        c.train.batch_size = 1 << 50;
+        let e = c.validate().unwrap_err().to_string();
         assert!(e.starts_with("train: invalid batch_size: too large") && e.contains("bytes"), "{e}");
         let mut c = RunConfig::preset("burgers", "default").unwrap();
         let TaskConfig::Burgers(b) = &mut c.task else { unreachable!() };
         b.n_train = 1 << 45;
-        let e = check(&c).unwrap_err().to_string();
+        let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("invalid n_train + n_test") && e.contains("Burgers data"), "{e}");
         let mut c = RunConfig::preset("lm", "default").unwrap();
         let TaskConfig::Lm(l) = &mut c.task else { unreachable!() };
         l.model.hidden_dim = 1 << 40;
-        let e = check(&c).unwrap_err().to_string();
+        let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("invalid hidden_dim"), "{e}");
     }
 }

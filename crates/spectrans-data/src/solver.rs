@@ -13,7 +13,7 @@ use std::sync::Arc;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::num_complex::Complex;
 
-use crate::error::{Result, TrainError};
+use crate::error::{DataError, Result};
 
 /// Points on the contour of radius 1 around each L·h (trapezoid rule, exponentially accurate).
 const CONTOUR_POINTS: usize = 64;
@@ -52,31 +52,31 @@ impl BurgersSolver {
     /// `steps` equal time steps.
     ///
     /// ```
-    /// use spectrans_train::data::BurgersSolver;
+    /// use spectrans_data::BurgersSolver;
     /// let solver = BurgersSolver::new(64, 0.1, 1.0, 200)?;
     /// let u0: Vec<f64> = (0..64).map(|j| (2.0 * std::f64::consts::PI * j as f64 / 64.0).sin()).collect();
     /// let u1 = solver.solve(&u0)?;
     /// // viscosity damps the sine (≈ e^{−ν(2π)²} for small amplitude; the nonlinearity adds little)
     /// let amp = u1.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     /// assert!(amp < 0.05 && amp > 0.005);
-    /// # Ok::<(), spectrans_train::TrainError>(())
+    /// # Ok::<(), spectrans_data::DataError>(())
     /// ```
     pub fn new(n: usize, viscosity: f64, t_end: f64, steps: usize) -> Result<Self> {
         if n < 4 || !n.is_multiple_of(2) {
-            return Err(TrainError::config("BurgersSolver", "n", format!("needs an even grid size >= 4, got {n}")));
+            return Err(DataError::config("BurgersSolver", "n", format!("needs an even grid size >= 4, got {n}")));
         }
         if !viscosity.is_finite() || viscosity <= 0.0 {
-            return Err(TrainError::config(
+            return Err(DataError::config(
                 "BurgersSolver",
                 "viscosity",
                 format!("must be finite and > 0, got {viscosity}"),
             ));
         }
         if !t_end.is_finite() || t_end <= 0.0 {
-            return Err(TrainError::config("BurgersSolver", "t_end", format!("must be finite and > 0, got {t_end}")));
+            return Err(DataError::config("BurgersSolver", "t_end", format!("must be finite and > 0, got {t_end}")));
         }
         if steps == 0 {
-            return Err(TrainError::config("BurgersSolver", "steps", "needs at least one time step"));
+            return Err(DataError::config("BurgersSolver", "steps", "needs at least one time step"));
         }
         let h = t_end / steps as f64;
         let bins = n / 2 + 1;
@@ -154,25 +154,25 @@ impl BurgersSolver {
     /// `u0.len() == n`; each observed `u` has length `n`.
     ///
     /// ```
-    /// use spectrans_train::data::BurgersSolver;
+    /// use spectrans_data::BurgersSolver;
     /// let solver = BurgersSolver::new(32, 0.1, 1.0, 100)?;
     /// let u0: Vec<f64> = (0..32).map(|j| (2.0 * std::f64::consts::PI * j as f64 / 32.0).cos()).collect();
     /// let mut seen = vec![];
     /// solver.solve_observed(&u0, 40, |step, _| seen.push(step))?;
     /// assert_eq!(seen, vec![40, 80, 100]);
-    /// # Ok::<(), spectrans_train::TrainError>(())
+    /// # Ok::<(), spectrans_data::DataError>(())
     /// ```
     pub fn solve_observed(&self, u0: &[f64], every: usize, mut observe: impl FnMut(usize, &[f64])) -> Result<()> {
         let n = self.n;
         if u0.len() != n {
-            return Err(TrainError::config(
+            return Err(DataError::config(
                 "BurgersSolver",
                 "u0",
                 format!("has {} points, the solver grid has {n}", u0.len()),
             ));
         }
         if u0.iter().any(|v| !v.is_finite()) {
-            return Err(TrainError::config("BurgersSolver", "u0", "contains NaN or infinite values"));
+            return Err(DataError::config("BurgersSolver", "u0", "contains NaN or infinite values"));
         }
         let every = every.max(1);
         let bins = n / 2 + 1;
@@ -241,14 +241,14 @@ impl BurgersSolver {
     }
 }
 
-fn fft_error(e: impl std::fmt::Display) -> TrainError {
-    TrainError::config("BurgersSolver", "fft", e.to_string())
+fn fft_error(e: impl std::fmt::Display) -> DataError {
+    DataError::config("BurgersSolver", "fft", e.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{GaussianRandomField, DEFAULT_TIME_STEPS};
+    use crate::{GaussianRandomField, DEFAULT_TIME_STEPS};
     use spectrans_tensor::Rng;
 
     /// max |a − b| / max |b|.

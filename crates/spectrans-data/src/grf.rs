@@ -25,7 +25,7 @@
 use rustfft::num_complex::Complex;
 use spectrans_tensor::Rng;
 
-use crate::error::{Result, TrainError};
+use crate::error::{DataError, Result};
 
 /// The Gaussian random field N(0, σ²(−Δ + τ²I)^−α) with zero mean on the periodic unit interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,7 +50,7 @@ impl GaussianRandomField {
     /// (0 for k = 0: the field has zero mean).
     ///
     /// ```
-    /// use spectrans_train::data::GaussianRandomField;
+    /// use spectrans_data::GaussianRandomField;
     /// let a1 = GaussianRandomField::default().coefficient(1);
     /// let k = 2.0 * std::f64::consts::PI;
     /// assert!((a1 - 2f64.sqrt() * 25.0 / (k * k + 25.0)).abs() < 1e-15);
@@ -66,7 +66,7 @@ impl GaussianRandomField {
     fn validate(&self) -> Result<()> {
         for (field, v) in [("sigma", self.sigma), ("tau", self.tau), ("alpha", self.alpha)] {
             if !v.is_finite() || v < 0.0 {
-                return Err(TrainError::config(
+                return Err(DataError::config(
                     "GaussianRandomField",
                     field,
                     format!("must be finite and >= 0, got {v}"),
@@ -81,16 +81,16 @@ impl GaussianRandomField {
     ///
     /// ```
     /// use spectrans_tensor::Rng;
-    /// use spectrans_train::data::GaussianRandomField;
+    /// use spectrans_data::GaussianRandomField;
     /// let u = GaussianRandomField::default().sample(64, &mut Rng::seed(1))?;
     /// assert_eq!(u.len(), 64);
     /// assert!(u.iter().sum::<f64>().abs() < 1e-12); // zero mean
-    /// # Ok::<(), spectrans_train::TrainError>(())
+    /// # Ok::<(), spectrans_data::DataError>(())
     /// ```
     pub fn sample(&self, n: usize, rng: &mut Rng) -> Result<Vec<f64>> {
         self.validate()?;
         if n < 2 || !n.is_multiple_of(2) {
-            return Err(TrainError::config(
+            return Err(DataError::config(
                 "GaussianRandomField",
                 "n",
                 format!("needs an even grid size >= 2, got {n}"),
@@ -105,7 +105,7 @@ impl GaussianRandomField {
         let plan = spectrans_transforms::plan::real_ifft::<f64>(n);
         let mut out = vec![0.0; n];
         plan.process(&mut spectrum, &mut out)
-            .map_err(|e| TrainError::config("GaussianRandomField", "n", format!("inverse FFT failed: {e}")))?;
+            .map_err(|e| DataError::config("GaussianRandomField", "n", format!("inverse FFT failed: {e}")))?;
         Ok(out)
     }
 }

@@ -4,10 +4,10 @@
 
 use std::time::Instant;
 
+use spectrans_data::{generate_darcy, DarcySolver, DarcySpec, NeumannRandomField};
 use spectrans_tensor::Rng;
-use spectrans_train::data::{generate_darcy, DarcySolver, DarcySpec, NeumannRandomField};
 
-fn main() -> Result<(), spectrans_train::TrainError> {
+fn main() -> Result<(), spectrans_data::DataError> {
     let n_samples: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(8);
     for n in [85, 141, 211, 421] {
         let start = Instant::now();

@@ -20,8 +20,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use spectrans_tensor::{DType, Float, Rng, Tensor};
 
-use super::cache;
-use crate::error::{Result, TrainError};
+use crate::cache;
+use crate::error::{DataError, Result};
 
 /// Everything that determines a Darcy data set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,7 +52,7 @@ impl DarcySpec {
     /// `first_sample .. first_sample + n_samples` of `seed`.
     ///
     /// ```
-    /// use spectrans_train::data::DarcySpec;
+    /// use spectrans_data::DarcySpec;
     /// assert_eq!(DarcySpec::new(0, 1000, 421, 5, 0).resolution(), 85);
     /// ```
     pub fn new(first_sample: usize, n_samples: usize, resolution_fine: usize, stride: usize, seed: u64) -> Self {
@@ -76,7 +76,7 @@ impl DarcySpec {
 
     /// Checks every field, naming the one at fault.
     pub fn validate(&self) -> Result<()> {
-        let bad = |field, reason: String| Err(TrainError::config("DarcySpec", field, reason));
+        let bad = |field, reason: String| Err(DataError::config("DarcySpec", field, reason));
         if self.n_samples == 0 {
             return bad("n_samples", "needs at least one sample".into());
         }
@@ -137,14 +137,14 @@ pub fn darcy_cache_path<T: Float>(dir: impl AsRef<Path>, spec: &DarcySpec) -> Pa
 /// Both tensors are (spec.n_samples, s, s) with s = spec.resolution().
 ///
 /// ```
-/// use spectrans_train::data::{load_or_generate_darcy, DarcySpec};
+/// use spectrans_data::{load_or_generate_darcy, DarcySpec};
 /// let dir = std::env::temp_dir().join("spectrans-doc-darcy");
 /// let spec = DarcySpec::new(0, 2, 17, 2, 3);
 /// let first = load_or_generate_darcy::<f32>(&dir, &spec)?;
 /// let again = load_or_generate_darcy::<f32>(&dir, &spec)?;
 /// assert!(again.from_cache && again.solutions.to_vec() == first.solutions.to_vec());
 /// # std::fs::remove_dir_all(&dir).ok();
-/// # Ok::<(), spectrans_train::TrainError>(())
+/// # Ok::<(), spectrans_data::DataError>(())
 /// ```
 pub fn load_or_generate_darcy<T: Float>(dir: impl AsRef<Path>, spec: &DarcySpec) -> Result<DarcyData<T>> {
     spec.validate()?;
@@ -163,11 +163,11 @@ pub fn load_or_generate_darcy<T: Float>(dir: impl AsRef<Path>, spec: &DarcySpec)
 ///
 /// ```
 /// use spectrans_tensor::Rng;
-/// use spectrans_train::data::{darcy_sample, DarcySpec};
+/// use spectrans_data::{darcy_sample, DarcySpec};
 /// let (a, u) = darcy_sample(&DarcySpec::new(0, 1, 33, 1, 0), &mut Rng::seed(5))?;
 /// assert!(a.iter().all(|&v| v == 12.0 || v == 3.0));
 /// assert!(u.iter().all(|&v| v >= 0.0) && u[0] == 0.0);
-/// # Ok::<(), spectrans_train::TrainError>(())
+/// # Ok::<(), spectrans_data::DataError>(())
 /// ```
 pub fn darcy_sample(spec: &DarcySpec, rng: &mut Rng) -> Result<(Vec<f64>, Vec<f64>)> {
     let n = spec.resolution_fine;
@@ -183,10 +183,10 @@ pub fn darcy_sample(spec: &DarcySpec, rng: &mut Rng) -> Result<(Vec<f64>, Vec<f6
 /// Both tensors are (n_samples, s, s) with s = spec.resolution().
 ///
 /// ```
-/// use spectrans_train::data::{generate_darcy, DarcySpec};
+/// use spectrans_data::{generate_darcy, DarcySpec};
 /// let (a, u) = generate_darcy(&DarcySpec::new(0, 2, 17, 2, 1))?;
 /// assert_eq!((a.shape(), u.shape()), (&[2, 9, 9][..], &[2, 9, 9][..]));
-/// # Ok::<(), spectrans_train::TrainError>(())
+/// # Ok::<(), spectrans_data::DataError>(())
 /// ```
 pub fn generate_darcy(spec: &DarcySpec) -> Result<(Tensor<f64>, Tensor<f64>)> {
     spec.validate()?;

@@ -7,10 +7,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use spectrans_tensor::{DType, Float, Rng, Tensor};
 
-use super::cache;
-use super::grf::GaussianRandomField;
-use super::solver::BurgersSolver;
-use crate::error::{Result, TrainError};
+use crate::cache;
+use crate::error::{DataError, Result};
+use crate::grf::GaussianRandomField;
+use crate::solver::BurgersSolver;
 
 /// Default number of ETDRK4 steps on [0, 1] (Δt = 1/1000): halving Δt changes u(·, 1) by far less
 /// than 1e-6 relative (see the convergence tests).
@@ -44,7 +44,7 @@ impl BurgersSpec {
     /// stores the requested resolution.
     ///
     /// ```
-    /// use spectrans_train::data::BurgersSpec;
+    /// use spectrans_data::BurgersSpec;
     /// let spec = BurgersSpec::new(1200, 8192, 8, 0);
     /// assert_eq!(spec.resolution(), 1024);
     /// ```
@@ -68,7 +68,7 @@ impl BurgersSpec {
 
     /// Checks every field, naming the one at fault.
     pub fn validate(&self) -> Result<()> {
-        let bad = |field, reason: String| Err(TrainError::config("BurgersSpec", field, reason));
+        let bad = |field, reason: String| Err(DataError::config("BurgersSpec", field, reason));
         if self.n_samples == 0 {
             return bad("n_samples", "needs at least one sample".into());
         }
@@ -134,10 +134,10 @@ pub struct BurgersData<T: Float> {
 /// Both tensors are (n_samples, resolution_fine / subsample).
 ///
 /// ```
-/// use spectrans_train::data::generate;
+/// use spectrans_data::generate;
 /// let (u0, u1) = generate(2, 64, 2, 7)?;
 /// assert_eq!((u0.shape(), u1.shape()), (&[2, 32][..], &[2, 32][..]));
-/// # Ok::<(), spectrans_train::TrainError>(())
+/// # Ok::<(), spectrans_data::DataError>(())
 /// ```
 pub fn generate(
     n_samples: usize,
@@ -154,11 +154,11 @@ pub fn generate(
 /// Both tensors are (spec.n_samples, spec.resolution()).
 ///
 /// ```
-/// use spectrans_train::data::{generate_with, BurgersSpec};
+/// use spectrans_data::{generate_with, BurgersSpec};
 /// let spec = BurgersSpec { time_steps: 200, ..BurgersSpec::new(1, 32, 1, 0) };
 /// let (u0, u1) = generate_with(&spec)?;
 /// assert_eq!(u1.shape(), &[1, 32]);
-/// # Ok::<(), spectrans_train::TrainError>(())
+/// # Ok::<(), spectrans_data::DataError>(())
 /// ```
 pub fn generate_with(spec: &BurgersSpec) -> Result<(Tensor<f64>, Tensor<f64>)> {
     let (u0, u1) = generate_at(spec, spec.subsample)?;
@@ -206,7 +206,7 @@ pub fn cache_path<T: Float>(dir: impl AsRef<Path>, spec: &BurgersSpec) -> PathBu
 /// Both tensors are (spec.n_samples, spec.resolution()).
 ///
 /// ```
-/// use spectrans_train::data::{load_or_generate, BurgersSpec};
+/// use spectrans_data::{load_or_generate, BurgersSpec};
 /// let dir = std::env::temp_dir().join("spectrans-doc-burgers");
 /// let spec = BurgersSpec { time_steps: 100, ..BurgersSpec::new(2, 32, 2, 3) };
 /// let first = load_or_generate::<f32>(&dir, &spec)?;
@@ -214,7 +214,7 @@ pub fn cache_path<T: Float>(dir: impl AsRef<Path>, spec: &BurgersSpec) -> PathBu
 /// assert!(again.from_cache);
 /// assert_eq!(first.outputs.to_vec(), again.outputs.to_vec());
 /// # std::fs::remove_dir_all(&dir).ok();
-/// # Ok::<(), spectrans_train::TrainError>(())
+/// # Ok::<(), spectrans_data::DataError>(())
 /// ```
 pub fn load_or_generate<T: Float>(dir: impl AsRef<Path>, spec: &BurgersSpec) -> Result<BurgersData<T>> {
     spec.validate()?;

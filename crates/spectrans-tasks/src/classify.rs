@@ -2,14 +2,19 @@
 //! signal with distractors. The signal is quantised into tokens; only global (spectral) context
 //! tells the bands apart. An `FNOTransformer` with mean pooling; test accuracy.
 
-use serde::{Deserialize, Serialize};
-use spectrans_layers::Ctx;
-use spectrans_models::{FNOTransformer, FnoTransformerConfig, Input, Model, ModelConfig};
-use spectrans_tensor::{Reduction, Rng, Tensor};
+use std::path::Path;
 
-use crate::error::{Result, TrainError};
-use crate::metrics::accuracy;
-use crate::trainer::{RunConfig, Task, TaskConfig};
+use serde::{Deserialize, Serialize};
+use spectrans_layers::{Ctx, Module};
+use spectrans_models::{load_folder, FNOTransformer, FnoTransformerConfig, Input, Model, ModelConfig};
+use spectrans_tensor::{Reduction, Rng, Tensor};
+use spectrans_train::metrics::accuracy;
+use spectrans_train::trainer::{Batch, Metrics, Task};
+
+use crate::error::{Result, TaskError};
+use crate::resources::{widest, Footprint, Need};
+use crate::run::sequence_preset;
+use crate::{model_folder, EvalOptions, Overrides, RunConfig, TaskConfig, TaskKind};
 
 /// Data and model of the `classify` task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,7 +41,7 @@ pub struct ClassifyConfig {
 }
 
 /// The default preset: 4 bands, sequences of 64 tokens, well above chance in about a minute.
-pub(crate) fn preset_default() -> RunConfig {
+fn preset_default() -> RunConfig {
     let model = match ModelConfig::from_json(
         r#"{"model_type": "fno_transformer", "vocab_size": 32, "hidden_dim": 64, "num_layers": 2, "modes": 24,
             "max_sequence_length": 64, "num_classes": 4, "pooling": "mean",
@@ -57,7 +62,7 @@ pub(crate) fn preset_default() -> RunConfig {
         data_seed: 99,
         model,
     });
-    super::sequence_preset(task, 10, 2e-3, 30, 1, 5)
+    sequence_preset(task, 10, 2e-3, 30, 1, 5)
 }
 
 /// `n` labelled sequences (tokens row-major, labels) drawn from `seed`.
@@ -88,6 +93,83 @@ pub fn generate(c: &ClassifyConfig, n: usize, seed: u64) -> (Vec<usize>, Vec<usi
     (tokens, labels)
 }
 
+/// The `classify` task in the registry.
+pub struct Classify;
+
+impl TaskKind for Classify {
+    type Config = ClassifyConfig;
+    const NAME: &'static str = "classify";
+    const ABOUT: &'static str = "synthetic frequency-band classification (FNOTransformer, accuracy)";
+    const PRESETS: &'static [&'static str] = &["default"];
+    const OPTIONS: &'static [&'static str] = &["--n-train", "--n-test", "--seq-len", "--width", "--modes", "--layers"];
+
+    fn preset(preset: &str) -> Option<RunConfig> {
+        (preset == "default").then(preset_default)
+    }
+
+    fn apply(k: &mut ClassifyConfig, o: &Overrides) -> Result<()> {
+        let set = |target: &mut usize, v: Option<usize>| *target = v.unwrap_or(*target);
+        set(&mut k.n_train, o.n_train);
+        set(&mut k.n_test, o.n_test);
+        set(&mut k.model.hidden_dim, o.width);
+        set(&mut k.model.modes, o.modes);
+        set(&mut k.model.num_layers, o.layers);
+        if let Some(n) = o.seq_len {
+            (k.seq_len, k.model.max_sequence_length) = (n, n);
+        }
+        Ok(())
+    }
+
+    fn validate(c: &ClassifyConfig) -> Result<()> {
+        let classes = c.model.num_classes.unwrap_or(0);
+        if classes < 2 || c.band_width == 0 || c.levels < 2 || c.n_train == 0 || c.n_test == 0 {
+            return Err(TaskError::config(
+                "classify",
+                "config",
+                "needs num_classes >= 2, band_width >= 1, levels >= 2, n_train and n_test >= 1",
+            ));
+        }
+        if c.model.vocab_size != Some(c.levels) || c.seq_len > c.model.max_sequence_length {
+            return Err(TaskError::config(
+                "classify",
+                "model",
+                format!("needs vocab_size = levels = {} and max_sequence_length >= seq_len = {}", c.levels, c.seq_len),
+            ));
+        }
+        Ok(ModelConfig::Transformer(c.model.clone()).validate()?)
+    }
+
+    fn footprint(k: &ClassifyConfig) -> Result<Footprint> {
+        let n = ("n_train + n_test", (k.n_train as u128) + (k.n_test as u128));
+        let len = ("seq_len", k.seq_len as u128);
+        let model = ModelConfig::Transformer(k.model.clone());
+        let width = widest(&model);
+        Ok(Footprint {
+            model,
+            data: Some(Need::new("the classification data", vec![n, len], 8)),
+            positions: len,
+            width: ("hidden_dim", width),
+            layers: k.model.num_layers,
+        })
+    }
+
+    fn build(c: &ClassifyConfig, seed: u64) -> Result<Box<dyn Task<f32>>> {
+        Ok(Box::new(ClassifyTask::new(c, seed)?))
+    }
+
+    fn evaluate(c: &ClassifyConfig, model_dir: &Path, options: &EvalOptions) -> Result<String> {
+        if options.resolution.is_some() || options.corpus.is_some() {
+            return Err(TaskError::config(
+                "eval",
+                "options",
+                "--resolution and --corpus do not apply to a classify model",
+            ));
+        }
+        let task = ClassifyTask::with_model(c, load_folder::<f32>(model_dir)?.model)?;
+        Ok(task.summary(&task.test_metrics()?))
+    }
+}
+
 /// The task: generated train and test sequences, and the classifier.
 pub struct ClassifyTask {
     model: Model<f32>,
@@ -105,20 +187,9 @@ impl ClassifyTask {
 
     /// The task around an existing classifier.
     pub fn with_model(c: &ClassifyConfig, model: Model<f32>) -> Result<Self> {
-        let classes = c.model.num_classes.unwrap_or(0);
-        if classes < 2 || c.band_width == 0 || c.levels < 2 || c.n_train == 0 || c.n_test == 0 {
-            return Err(TrainError::config(
-                "classify",
-                "config",
-                "needs num_classes >= 2, band_width >= 1, levels >= 2, n_train and n_test >= 1",
-            ));
-        }
-        if c.model.vocab_size != Some(c.levels) || c.seq_len > c.model.max_sequence_length {
-            return Err(TrainError::config(
-                "classify",
-                "model",
-                format!("needs vocab_size = levels = {} and max_sequence_length >= seq_len = {}", c.levels, c.seq_len),
-            ));
+        Classify::validate(c)?;
+        if !matches!(model, Model::Transformer(_)) {
+            return Err(TaskError::config("classify", "model", "the model folder does not hold an FNOTransformer"));
         }
         let train = generate(c, c.n_train, c.data_seed);
         let test = generate(c, c.n_test, c.data_seed ^ 0x7e57);
@@ -132,21 +203,13 @@ impl ClassifyTask {
     }
 }
 
-impl Task for ClassifyTask {
-    fn model(&self) -> &Model<f32> {
-        &self.model
-    }
-
-    fn train_len(&self) -> usize {
-        self.train.1.len()
-    }
-
-    fn loss(&self, ctx: &Ctx<f32>, indices: &[usize], _: usize, _: &mut Rng) -> Result<Tensor<f32>> {
+impl ClassifyTask {
+    fn batch_loss(&self, ctx: &Ctx<f32>, indices: &[usize]) -> Result<Tensor<f32>> {
         let targets: Vec<usize> = indices.iter().map(|&i| self.train.1[i]).collect();
         Ok(self.logits(ctx, &self.train.0, indices)?.cross_entropy(&targets, None, Reduction::Mean)?)
     }
 
-    fn evaluate(&self) -> Result<Vec<(String, f64)>> {
+    fn test_metrics(&self) -> Result<Metrics> {
         let n = self.test.1.len();
         let (mut hits, mut nats) = (0.0, 0.0);
         let all: Vec<usize> = (0..n).collect();
@@ -157,6 +220,32 @@ impl Task for ClassifyTask {
             nats += logits.cross_entropy(&targets, None, Reduction::Sum)?.item()? as f64;
         }
         Ok(vec![("test_accuracy".into(), hits / n as f64), ("test_loss".into(), nats / n as f64)])
+    }
+}
+
+impl Task<f32> for ClassifyTask {
+    fn module(&self) -> &dyn Module<f32> {
+        &self.model
+    }
+
+    fn train_len(&self) -> usize {
+        self.train.1.len()
+    }
+
+    fn loss(&self, ctx: &Ctx<f32>, batch: Batch<'_>) -> spectrans_train::Result<Tensor<f32>> {
+        Ok(self.batch_loss(ctx, batch.indices)?)
+    }
+
+    fn evaluate(&self) -> spectrans_train::Result<Metrics> {
+        Ok(self.test_metrics()?)
+    }
+
+    fn save_model(&self, dir: &Path) -> spectrans_train::Result<()> {
+        Ok(model_folder::save(&self.model, dir)?)
+    }
+
+    fn load_model(&self, dir: &Path) -> spectrans_train::Result<()> {
+        Ok(model_folder::load(&self.model, dir)?)
     }
 
     fn higher_is_better(&self) -> bool {

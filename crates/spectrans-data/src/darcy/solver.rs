@@ -22,7 +22,7 @@
 //! fill-in is moved to the diagonal (relaxation 0.97, with a safeguard for small pivots), which
 //! brings the iteration count from O(h⁻¹) to about O(h^−½).
 
-use crate::error::{Result, TrainError};
+use crate::error::{DataError, Result};
 
 /// Relaxation of the modified incomplete Cholesky factorisation (1 is full MIC, 0 is IC(0)).
 const MIC_RELAXATION: f64 = 0.97;
@@ -58,14 +58,14 @@ impl DarcySolver {
     /// Every value must be finite and positive.
     pub fn new(a: &[f64], n: usize) -> Result<Self> {
         if n < 3 || a.len() != n.saturating_mul(n) {
-            return Err(TrainError::config(
+            return Err(DataError::config(
                 "DarcySolver",
                 "a",
                 format!("needs n × n values with n >= 3, got {} values for n = {n}", a.len()),
             ));
         }
         if let Some(p) = a.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
-            return Err(TrainError::config(
+            return Err(DataError::config(
                 "DarcySolver",
                 "a",
                 format!("must be finite and > 0 everywhere, got {} at vertex {p}", a[p]),
@@ -169,14 +169,14 @@ impl DarcySolver {
     pub fn solve(&self, f: &[f64], tol: f64) -> Result<(Vec<f64>, SolveReport)> {
         let (n, m) = (self.n(), self.m);
         if f.len() != n * n {
-            return Err(TrainError::config(
+            return Err(DataError::config(
                 "DarcySolver::solve",
                 "f",
                 format!("needs {} values, got {}", n * n, f.len()),
             ));
         }
         if !(tol.is_finite() && tol > 0.0) {
-            return Err(TrainError::config("DarcySolver::solve", "tol", format!("must be > 0, got {tol}")));
+            return Err(DataError::config("DarcySolver::solve", "tol", format!("must be > 0, got {tol}")));
         }
         let h2 = 1.0 / ((n - 1) * (n - 1)) as f64;
         let b: Vec<f64> = (0..m * m).map(|p| h2 * f[(p / m + 1) * n + p % m + 1]).collect();
@@ -199,7 +199,7 @@ impl DarcySolver {
                     break;
                 }
                 if report.iterations == max_iter || !res.is_finite() {
-                    return Err(TrainError::format(
+                    return Err(DataError::format(
                         "DarcySolver::solve",
                         format!("conjugate gradients stopped at relative residual {res:e} after {max_iter} iterations (asked {tol:e})"),
                     ));

@@ -20,7 +20,7 @@
 use serde::{Deserialize, Serialize};
 use spectrans_tensor::Rng;
 
-use crate::error::{Result, TrainError};
+use crate::error::{DataError, Result};
 
 /// The zero-mean Gaussian random field N(0, τ^{2(α−1)}(−Δ + τ²I)^−α) on the unit square with
 /// zero-Neumann boundary conditions.
@@ -45,7 +45,7 @@ impl NeumannRandomField {
     /// basis (0 for the constant mode).
     ///
     /// ```
-    /// use spectrans_train::data::NeumannRandomField;
+    /// use spectrans_data::NeumannRandomField;
     /// let c = NeumannRandomField::default().coefficient(1, 0);
     /// let pi2 = std::f64::consts::PI.powi(2);
     /// assert!((c - 3.0 / (pi2 + 9.0)).abs() < 1e-15);
@@ -62,11 +62,7 @@ impl NeumannRandomField {
     pub(crate) fn validate(&self) -> Result<()> {
         for (field, v) in [("tau", self.tau), ("alpha", self.alpha)] {
             if !v.is_finite() || v <= 0.0 {
-                return Err(TrainError::config(
-                    "NeumannRandomField",
-                    field,
-                    format!("must be finite and > 0, got {v}"),
-                ));
+                return Err(DataError::config("NeumannRandomField", field, format!("must be finite and > 0, got {v}")));
             }
         }
         Ok(())
@@ -81,15 +77,15 @@ impl NeumannRandomField {
     ///
     /// ```
     /// use spectrans_tensor::Rng;
-    /// use spectrans_train::data::NeumannRandomField;
+    /// use spectrans_data::NeumannRandomField;
     /// let z = NeumannRandomField::default().sample(9, &mut Rng::seed(1))?;
     /// assert_eq!(z.len(), 81);
-    /// # Ok::<(), spectrans_train::TrainError>(())
+    /// # Ok::<(), spectrans_data::DataError>(())
     /// ```
     pub fn sample(&self, n: usize, rng: &mut Rng) -> Result<Vec<f64>> {
         self.validate()?;
         if n < 2 {
-            return Err(TrainError::config("NeumannRandomField::sample", "n", format!("must be >= 2, got {n}")));
+            return Err(DataError::config("NeumannRandomField::sample", "n", format!("must be >= 2, got {n}")));
         }
         let xi: Vec<f64> = (0..n * n).map(|_| rng.normal()).collect();
         Ok(self.evaluate(n, &xi))
