@@ -10,14 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 fn ok(args: &[&str]) -> String {
-    let out = common::spectrans().args(args).output().expect("the spectrans binary runs");
-    assert!(
-        out.status.success(),
-        "spectrans {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::ok(args)
 }
 
 /// 40 train / 8 test samples on a 29² solver grid, trained at s = 15, 4 steps per epoch (the

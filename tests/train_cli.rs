@@ -17,14 +17,7 @@ fn spectrans(args: &[&str]) -> Output {
 }
 
 fn ok(args: &[&str]) -> String {
-    let out = spectrans(args);
-    assert!(
-        out.status.success(),
-        "spectrans {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::ok(args)
 }
 
 fn scratch(name: &str) -> PathBuf {

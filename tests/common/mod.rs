@@ -67,3 +67,15 @@ pub fn rel_err<T: FftFloat>(ours: &Tensor<T>, reference: &Tensor<T>) -> f64 {
         ours.data().iter().zip(reference.data()).fold(0.0f64, |m, (a, b)| m.max((a.as_f64() - b.as_f64()).abs()));
     diff / scale.max(f64::MIN_POSITIVE)
 }
+
+/// Runs `spectrans args…`, asserts it succeeded (printing both streams if not), returns stdout.
+pub fn ok(args: &[&str]) -> String {
+    let out = spectrans().args(args).output().expect("the spectrans binary runs");
+    assert!(
+        out.status.success(),
+        "spectrans {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -52,7 +52,7 @@ impl BurgersConfig {
     }
 }
 
-fn run_config(task: BurgersConfig, preset: &str, epochs: u64, decay_every: u64, eval_every: u64) -> RunConfig {
+fn run_config(task: BurgersConfig, preset: &str, epochs: u64, schedule: ScheduleConfig, eval_every: u64) -> RunConfig {
     RunConfig {
         task: TaskConfig::Burgers(task),
         preset: preset.into(),
@@ -61,7 +61,7 @@ fn run_config(task: BurgersConfig, preset: &str, epochs: u64, decay_every: u64, 
             epochs,
             batch_size: 20,
             optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-3, weight_decay: 1e-4 },
-            schedule: ScheduleConfig::StepEpochs { every_epochs: decay_every, gamma: 0.5 },
+            schedule,
             grad_clip: None,
             eval_every,
             checkpoint_every: eval_every,
@@ -88,7 +88,8 @@ fn default_task() -> BurgersConfig {
 /// The default preset: the default task for 100 epochs, the learning rate halved every 20; about
 /// a minute on 2 cores.
 fn preset_default() -> RunConfig {
-    run_config(default_task(), "default", 100, 20, 10)
+    let schedule = ScheduleConfig::WarmupCosine { warmup_steps: 250, min_lr: 1e-5 };
+    run_config(default_task(), "default", 100, schedule, 10)
 }
 
 /// The paper's set-up (Li et al., ICLR 2021): s = 1024 from 8192, 1000 train / 200 test,
@@ -96,7 +97,7 @@ fn preset_default() -> RunConfig {
 /// 500 epochs, batch 20.
 fn preset_paper() -> RunConfig {
     let task = BurgersConfig { n_test: 200, resolution_fine: 8192, subsample: 8, ..default_task() };
-    run_config(task, "paper", 500, 100, 10)
+    run_config(task, "paper", 500, ScheduleConfig::StepEpochs { every_epochs: 100, gamma: 0.5 }, 10)
 }
 
 /// The `burgers` task in the registry.
@@ -128,17 +129,10 @@ impl TaskKind for Burgers {
     }
 
     fn apply(b: &mut BurgersConfig, o: &Overrides) -> Result<()> {
-        let set = |target: &mut usize, v: Option<usize>| *target = v.unwrap_or(*target);
-        if let Some(d) = &o.data_dir {
-            b.data_dir = d.clone();
-        }
-        set(&mut b.n_train, o.n_train);
-        set(&mut b.n_test, o.n_test);
-        set(&mut b.resolution_fine, o.resolution_fine);
-        set(&mut b.time_steps, o.time_steps);
-        set(&mut b.model.width, o.width);
-        set(&mut b.model.modes, o.modes);
-        set(&mut b.model.num_layers, o.layers);
+        o.apply_data(&mut b.n_train, &mut b.n_test, &mut b.data_dir);
+        o.apply_model(&mut b.model.width, &mut b.model.modes, &mut b.model.num_layers);
+        b.resolution_fine = o.resolution_fine.unwrap_or(b.resolution_fine);
+        b.time_steps = o.time_steps.unwrap_or(b.time_steps);
         if let Some(s) = o.resolution {
             if s == 0 || !b.resolution_fine.is_multiple_of(s) {
                 return Err(TaskError::config(

@@ -108,12 +108,9 @@ impl TaskKind for Classify {
     }
 
     fn apply(k: &mut ClassifyConfig, o: &Overrides) -> Result<()> {
-        let set = |target: &mut usize, v: Option<usize>| *target = v.unwrap_or(*target);
-        set(&mut k.n_train, o.n_train);
-        set(&mut k.n_test, o.n_test);
-        set(&mut k.model.hidden_dim, o.width);
-        set(&mut k.model.modes, o.modes);
-        set(&mut k.model.num_layers, o.layers);
+        k.n_train = o.n_train.unwrap_or(k.n_train);
+        k.n_test = o.n_test.unwrap_or(k.n_test);
+        o.apply_model(&mut k.model.hidden_dim, &mut k.model.modes, &mut k.model.num_layers);
         if let Some(n) = o.seq_len {
             (k.seq_len, k.model.max_sequence_length) = (n, n);
         }

@@ -134,16 +134,9 @@ impl TaskKind for Darcy {
     }
 
     fn apply(d: &mut DarcyConfig, o: &Overrides) -> Result<()> {
-        let set = |target: &mut usize, v: Option<usize>| *target = v.unwrap_or(*target);
-        if let Some(dir) = &o.data_dir {
-            d.data_dir = dir.clone();
-        }
-        set(&mut d.n_train, o.n_train);
-        set(&mut d.n_test, o.n_test);
-        set(&mut d.resolution_fine, o.resolution_fine);
-        set(&mut d.model.width, o.width);
-        set(&mut d.model.modes, o.modes);
-        set(&mut d.model.num_layers, o.layers);
+        o.apply_data(&mut d.n_train, &mut d.n_test, &mut d.data_dir);
+        o.apply_model(&mut d.model.width, &mut d.model.modes, &mut d.model.num_layers);
+        d.resolution_fine = o.resolution_fine.unwrap_or(d.resolution_fine);
         if let Some(s) = o.resolution {
             d.stride = stride_for(d.resolution_fine, s, "train")?;
         }

@@ -105,10 +105,7 @@ impl TaskKind for Lm {
     }
 
     fn apply(l: &mut LmConfig, o: &Overrides) -> Result<()> {
-        let set = |target: &mut usize, v: Option<usize>| *target = v.unwrap_or(*target);
-        set(&mut l.model.hidden_dim, o.width);
-        set(&mut l.model.modes, o.modes);
-        set(&mut l.model.num_layers, o.layers);
+        o.apply_model(&mut l.model.hidden_dim, &mut l.model.modes, &mut l.model.num_layers);
         l.steps_per_epoch = o.steps_per_epoch.unwrap_or(l.steps_per_epoch);
         if let Some(n) = o.seq_len {
             (l.seq_len, l.model.max_sequence_length) = (n, n);

@@ -43,7 +43,28 @@ pub struct Overrides {
     pub corpus: Option<PathBuf>,
 }
 
+/// Replaces `target` by `value` when it is given.
+fn set<T: Clone>(target: &mut T, value: &Option<T>) {
+    if let Some(v) = value {
+        *target = v.clone();
+    }
+}
+
 impl Overrides {
+    /// Applies `--n-train`, `--n-test` and `--data-dir` (the data of an operator task).
+    pub fn apply_data(&self, n_train: &mut usize, n_test: &mut usize, data_dir: &mut PathBuf) {
+        set(n_train, &self.n_train);
+        set(n_test, &self.n_test);
+        set(data_dir, &self.data_dir);
+    }
+
+    /// Applies `--width`, `--modes` and `--layers` to a model's width, modes and layer count.
+    pub fn apply_model(&self, width: &mut usize, modes: &mut usize, layers: &mut usize) {
+        set(width, &self.width);
+        set(modes, &self.modes);
+        set(layers, &self.layers);
+    }
+
     /// The flags given, by name (`--n-train`, …).
     pub fn given(&self) -> Vec<&'static str> {
         [
