@@ -1,5 +1,5 @@
 //! Times the generation of the paper's Burgers data (1000 train + 200 test samples on the 8192-point
-//! grid). Run in release: `cargo run --release -p spectrans-train --example burgers_timing [n_samples]`.
+//! grid). Run in release: `cargo run --release -p spectrans-data --example burgers_timing [n_samples]`.
 
 use std::time::Instant;
 

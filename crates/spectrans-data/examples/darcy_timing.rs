@@ -1,6 +1,6 @@
 //! Times one Darcy solve (conjugate-gradient iterations, residual) on each fine grid and the
 //! generation of a few samples. Run in release:
-//! `cargo run --release -p spectrans-train --example darcy_timing [n_samples]`.
+//! `cargo run --release -p spectrans-data --example darcy_timing [n_samples]`.
 
 use std::time::Instant;
 
