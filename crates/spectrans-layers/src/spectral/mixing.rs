@@ -11,11 +11,8 @@
 //! The `expect`s on the FFT calls are invariants: every buffer passed to a plan was sized by that
 //! plan, and the edge imaginary parts of every inverse input are zeroed just before the call.
 
-use std::sync::Arc;
-
 use num_complex::Complex;
 use rayon::prelude::*;
-use realfft::{ComplexToReal, RealToComplex};
 use spectrans_tensor::{Backward, Float, Result, Tensor, TensorError};
 
 use crate::spectral::lanes::{gather_tile, scatter_tile, Layout, SharedMut, TILE};
@@ -37,7 +34,7 @@ fn lanes_rfft<T: FftFloat>(x: &[T], lay: Layout, modes: usize, scale: T, interio
     let factor = |k: usize| if k == 0 || 2 * k == n { scale } else { scale * interior };
     let row = 2 * c_n;
     let mut out = vec![T::zero(); modes * b_n * row];
-    let plan: Arc<dyn RealToComplex<T>> = real_fft::<T>(n);
+    let plan = real_fft::<T>(n);
     let tiles = c_n.div_ceil(TILE);
     let dst = SharedMut(out.as_mut_ptr());
     (0..b_n * tiles).into_par_iter().for_each_init(
@@ -81,7 +78,7 @@ fn lanes_irfft<T: FftFloat>(spec: &[T], lay: Layout, modes: usize, scale: T, int
     // every element is written by exactly one task before the length is set
     let len = b_n * n * c_n;
     let mut y: Vec<T> = Vec::with_capacity(len);
-    let plan: Arc<dyn ComplexToReal<T>> = real_ifft::<T>(n);
+    let plan = real_ifft::<T>(n);
     let tiles = c_n.div_ceil(TILE);
     let dst = SharedMut(y.as_mut_ptr());
     (0..b_n * tiles).into_par_iter().for_each_init(
