@@ -147,7 +147,7 @@ impl<T: Float> Module<T> for PointwiseConv<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spectrans_tensor::testing::tensor_from;
+    use spectrans_tensor::gradcheck::tensor_from;
     use spectrans_tensor::Tape;
 
     #[test]

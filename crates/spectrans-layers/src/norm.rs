@@ -208,7 +208,7 @@ impl<T: Float> Module<T> for Norm<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spectrans_tensor::testing::tensor_from;
+    use spectrans_tensor::gradcheck::tensor_from;
     use spectrans_tensor::Tape;
 
     #[test]

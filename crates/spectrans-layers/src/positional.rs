@@ -254,7 +254,7 @@ impl<T: Float> Module<T> for PositionalEncoding<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spectrans_tensor::testing::tensor_from;
+    use spectrans_tensor::gradcheck::tensor_from;
 
     #[test]
     fn rotary_matches_the_reference_formula() {

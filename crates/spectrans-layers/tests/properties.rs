@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use spectrans_layers::{
     Ctx, Embedding, FNOBlock, FNOBlockConfig, LayerError, LayerNorm, Linear, Module, SpectralConv1d,
 };
-use spectrans_tensor::testing::{assert_gradients, tensor_from};
+use spectrans_tensor::gradcheck::{assert_gradients, tensor_from};
 use spectrans_tensor::{Parameter, Rng, Tape, Tensor, TensorError};
 
 /// Replaces every parameter by values uniform in [-scale, scale) (a fresh draw per parameter), so
@@ -31,7 +31,7 @@ fn dot(a: &Tensor<f64>, b: &Tensor<f64>) -> f64 {
 /// Largest relative difference between the tape gradients of `⟨f(ctx), r⟩` with respect to
 /// `params` (a fixed random cotangent r) and central differences (step 1e-6) taken by changing each
 /// parameter value in place with `Parameter::set_value`. Relative to the largest gradient of the
-/// same parameter (absolute below 1), as `spectrans_tensor::testing::gradient_error`.
+/// same parameter (absolute below 1), as `spectrans_tensor::gradcheck::gradient_error`.
 fn parameter_gradient_error(
     params: &[(String, Parameter<f64>)],
     f: impl Fn(&Ctx<f64>) -> Result<Tensor<f64>, LayerError>,

@@ -320,8 +320,8 @@ mod tests {
     fn gradients_match_finite_differences_for_the_input() {
         let cfg = FnoOperatorConfig { width: 4, modes: 3, num_layers: 2, projection_dim: 5, ..Default::default() };
         let op = FNOOperator::<f64>::new(&cfg, 1).unwrap();
-        let x = spectrans_tensor::testing::tensor_from::<f64>(&[2, 9, 1], 4, -1.0, 1.0);
-        spectrans_tensor::testing::assert_gradients(&[x], |v| {
+        let x = spectrans_tensor::gradcheck::tensor_from::<f64>(&[2, 9, 1], 4, -1.0, 1.0);
+        spectrans_tensor::gradcheck::assert_gradients(&[x], |v| {
             op.forward(&Ctx::eval_with_tape(&v[0].tape().unwrap_or_default()), &v[0])
                 .map_err(|e| spectrans_tensor::TensorError::invalid("operator", e.to_string()))
         });

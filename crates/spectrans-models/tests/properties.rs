@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use spectrans_layers::{Ctx, Module};
 use spectrans_models::{FNOEncoder, FnoEncoderConfig, Input, Model, ModelConfig, ModelError};
-use spectrans_tensor::testing::{gradient_error, tensor_from};
+use spectrans_tensor::gradcheck::{gradient_error, tensor_from};
 use spectrans_tensor::{Parameter, Tape, Tensor, TensorError};
 
 fn encoder_config(json: &str) -> FnoEncoderConfig {
@@ -271,7 +271,7 @@ fn use_2d_blocks_are_equivariant_to_column_shifts() {
     );
     let ModelConfig::Transformer(cfg) = ModelConfig::from_json(&json).unwrap() else { unreachable!() };
     let model = FNOTransformer::<f64>::new(&cfg, 3).unwrap();
-    let x = spectrans_tensor::testing::tensor_from::<f64>(&[1, s * s, d], 9, -1.0, 1.0);
+    let x = spectrans_tensor::gradcheck::tensor_from::<f64>(&[1, s * s, d], 9, -1.0, 1.0);
     let shift = |t: &spectrans_tensor::Tensor<f64>| {
         let mut v = vec![0.0; t.numel()];
         for r in 0..s {

@@ -9,6 +9,8 @@
 //! - [`Backward`] + [`Tensor::from_op`]: the extension point for fused operations with a
 //!   hand-written backward, defined in other crates.
 //! - [`checkpoint`]: gradient checkpointing of a segment.
+//! - [`gradcheck`]: finite-difference and adjoint checks of a hand-written backward (your own
+//!   ops' too), with proptest shape strategies behind the `proptest` feature.
 //!
 //! ```
 //! use spectrans_tensor::{Parameter, Rng, Tape, Tensor, Transpose};
@@ -27,6 +29,7 @@
 
 mod error;
 mod float;
+pub mod gradcheck;
 pub mod limits;
 pub mod ops;
 mod par;
@@ -34,7 +37,6 @@ mod rng;
 pub mod shape;
 mod tape;
 mod tensor;
-pub mod testing;
 
 pub use error::{Result, TensorError};
 pub use float::{DType, Float};
@@ -44,6 +46,9 @@ pub use ops::reduce::Variance;
 pub use rng::Rng;
 pub use tape::{checkpoint, Backward, Parameter, Tape};
 pub use tensor::Tensor;
+
+/// The former name of [`gradcheck`], kept for existing callers.
+pub use gradcheck as testing;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -274,7 +274,7 @@ impl<T: FftFloat> CausalBackward<T> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use spectrans_tensor::testing::{adjoint_error, assert_gradients, tensor_from};
+    use spectrans_tensor::gradcheck::{adjoint_error, assert_gradients, tensor_from};
 
     /// Direct O(N²) evaluation of the definition.
     fn naive(x: &Tensor<f64>, w: &Tensor<f64>, period: usize) -> Vec<f64> {

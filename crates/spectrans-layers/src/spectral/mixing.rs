@@ -270,7 +270,7 @@ mod tests {
     use super::*;
     use crate::spectral::lanes::Layout;
     use proptest::prelude::*;
-    use spectrans_tensor::testing::{adjoint_error, assert_gradients, tensor_from};
+    use spectrans_tensor::gradcheck::{adjoint_error, assert_gradients, tensor_from};
 
     /// The reference closed form (reference.md §5.1), by direct O(N²) sums, channels-last.
     fn naive(x: &Tensor<f64>, w: &Tensor<f64>, lay: Layout) -> Vec<f64> {
@@ -393,7 +393,7 @@ mod tests {
 
     #[test]
     fn dead_imaginary_weights_get_exactly_zero_gradient() {
-        use spectrans_tensor::testing::analytic_gradients;
+        use spectrans_tensor::gradcheck::analytic_gradients;
         for n in [8usize, 9] {
             let m = n / 2 + 1; // keeps the Nyquist bin when n is even
             let (x, w, lay) = case(2, n, 3, 2, m, true, 5);

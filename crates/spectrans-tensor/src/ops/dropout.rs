@@ -91,8 +91,8 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gradcheck::{adjoint_error, analytic_gradients, assert_gradients, small_shape, tensor_from};
     use crate::rng::Rng;
-    use crate::testing::{adjoint_error, analytic_gradients, assert_gradients, small_shape, tensor_from};
     use proptest::prelude::*;
 
     /// The expected output from the documented mask rule, drawn from a replica of the generator.

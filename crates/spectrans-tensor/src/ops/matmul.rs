@@ -261,7 +261,7 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{adjoint_error, assert_gradients, tensor_from};
+    use crate::gradcheck::{adjoint_error, assert_gradients, tensor_from};
     use proptest::prelude::*;
 
     fn naive(a: &Tensor<f64>, b: &Tensor<f64>) -> Vec<f64> {

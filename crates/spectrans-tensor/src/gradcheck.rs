@@ -1,19 +1,65 @@
-//! Test helpers shared by every crate of the stack: finite-difference gradient checks and
-//! dot-product (adjoint) tests, driven through the public autodiff API.
+//! Gradient checking, a product feature: verify the hand-written backward of your own operation
+//! against finite differences and the dot-product (adjoint) identity, the same checks every op of
+//! the spectrans stack passes in its tests.
+//!
+//! - [`gradient_error`] / [`check_gradients`] / [`assert_gradients`]: analytic gradients (the
+//!   tape) of `⟨f(inputs), r⟩` for a fixed random cotangent `r`, against central finite
+//!   differences, all in `f64`.
+//! - [`adjoint_error`] / [`check_adjoint`]: for a *linear* op, ⟨A x, y⟩ = ⟨x, Aᵀ y⟩ with Aᵀ y
+//!   from the tape; round-off only when the backward is right, in `f32` or `f64`.
+//! - [`tensor_from`]: deterministic random inputs.
+//! - With the `proptest` feature: [`strategies`], proptest strategies for shapes (small shapes,
+//!   pairs that broadcast), to run the checks over many shapes.
+//!
+//! A custom op joins the tape through [`Tensor::from_op`] with a hand-written
+//! [`Backward`](crate::Backward); check it like this:
+//!
+//! ```
+//! use spectrans_tensor::gradcheck::{check_adjoint, check_gradients, tensor_from};
+//! use spectrans_tensor::{Backward, Float, Result, Tensor};
+//!
+//! /// y = x³ with a hand-written backward dy/dx = 3x².
+//! struct CubeBackward<T: Float> { x: Tensor<T> }
+//! impl<T: Float> Backward<T> for CubeBackward<T> {
+//!     fn name(&self) -> &'static str { "cube" }
+//!     fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
+//!         Ok(vec![Some(g.mul(&self.x.mul(&self.x)?.mul_scalar(T::of(3.0))?)?)])
+//!     }
+//! }
+//! fn cube<T: Float>(x: &Tensor<T>) -> Result<Tensor<T>> {
+//!     let value = x.mul(x)?.mul(x)?.detach();
+//!     Tensor::from_op(value, &[x], CubeBackward { x: x.detach() })
+//! }
+//!
+//! let x = tensor_from::<f64>(&[3, 4], 0, -1.0, 1.0);
+//! let err = check_gradients(&[x.clone()], |v| cube(&v[0]), 1e-6)?; // Err beyond the tolerance
+//! assert!(err <= 1e-6);
+//! // a linear op (here y = 2x through `mul_scalar`) also passes the adjoint test
+//! assert!(check_adjoint(&x.cast::<f32>(), |v| v.mul_scalar(2.0), 1e-5)? <= 1e-5);
+//! # Ok::<(), spectrans_tensor::TensorError>(())
+//! ```
+//!
+//! The cotangent `r`, and so every check, is deterministic: a failure reproduces exactly.
 
-use crate::error::Result;
+use crate::error::{Result, TensorError};
 use crate::float::Float;
 use crate::rng::Rng;
 use crate::tape::{Parameter, Tape};
 use crate::tensor::Tensor;
 
 /// A deterministic tensor with entries uniform in `[low, high)`, drawn from `seed`.
+///
+/// # Shapes
+/// → `shape`.
 pub fn tensor_from<T: Float>(shape: &[usize], seed: u64, low: f64, high: f64) -> Tensor<T> {
     Tensor::rand_uniform(shape, low, high, &mut Rng::seed(seed))
 }
 
-/// Analytic gradients of `⟨f(inputs), r⟩` for a fixed random cotangent `r`, through the tape.
-/// Returns the output, the cotangent and one gradient per input.
+/// Analytic gradients of `⟨f(inputs), r⟩` for a fixed random cotangent `r` (drawn from `seed`),
+/// through the tape. Returns the output, the cotangent and one gradient per input.
+///
+/// # Shapes
+/// The output and `r` have the shape of `f(inputs)`; gradient i has the shape of input i.
 #[allow(clippy::type_complexity)]
 pub fn analytic_gradients<T: Float>(
     inputs: &[Tensor<T>],
@@ -66,7 +112,46 @@ pub fn gradient_error(
     Ok(worst)
 }
 
-/// Panics unless [`gradient_error`] (step 1e-6) is at most 1e-6.
+/// [`gradient_error`] with step 1e-6, as an error (naming the input shapes and the error) when
+/// it exceeds `tolerance`; otherwise the error itself. Use it in your own tests and checks.
+pub fn check_gradients(
+    inputs: &[Tensor<f64>],
+    f: impl Fn(&[Tensor<f64>]) -> Result<Tensor<f64>>,
+    tolerance: f64,
+) -> Result<f64> {
+    let err = gradient_error(inputs, f, 1e-6)?;
+    if err <= tolerance {
+        return Ok(err);
+    }
+    let shapes: Vec<&[usize]> = inputs.iter().map(|x| x.shape()).collect();
+    Err(TensorError::invalid(
+        "gradcheck",
+        format!("finite-difference gradient check failed: relative error {err:.3e} > {tolerance:.1e} for input shapes {shapes:?}"),
+    ))
+}
+
+/// [`adjoint_error`] as an error (naming the shape and the mismatch) when it exceeds
+/// `tolerance`; otherwise the mismatch itself.
+pub fn check_adjoint<T: Float>(
+    x: &Tensor<T>,
+    f: impl Fn(&Tensor<T>) -> Result<Tensor<T>>,
+    tolerance: f64,
+) -> Result<f64> {
+    let err = adjoint_error(x, f)?;
+    if err <= tolerance {
+        return Ok(err);
+    }
+    Err(TensorError::invalid(
+        "gradcheck",
+        format!(
+            "dot-product (adjoint) test failed: mismatch {err:.3e} > {tolerance:.1e} for input shape {:?}",
+            x.shape()
+        ),
+    ))
+}
+
+/// Panics unless [`gradient_error`] (step 1e-6) is at most 1e-6: for `#[test]`s (use
+/// [`check_gradients`] where a panic is not wanted).
 pub fn assert_gradients(inputs: &[Tensor<f64>], f: impl Fn(&[Tensor<f64>]) -> Result<Tensor<f64>>) {
     let err = gradient_error(inputs, f, 1e-6).expect("the function under test failed");
     let shapes: Vec<&[usize]> = inputs.iter().map(|x| x.shape()).collect();
@@ -92,12 +177,23 @@ pub fn adjoint_error<T: Float>(x: &Tensor<T>, f: impl Fn(&Tensor<T>) -> Result<T
     Ok((lhs - rhs).abs() / scale.max(f64::MIN_POSITIVE))
 }
 
-/// Proptest strategies for shapes.
-#[cfg(test)]
-pub(crate) use strategies::*;
+#[cfg(any(test, feature = "proptest"))]
+pub use strategies::{shapes_broadcasting_with, small_shape};
 
-#[cfg(test)]
-mod strategies {
+/// Proptest strategies for shapes (feature `proptest`), to run the checks over many shapes:
+///
+/// ```
+/// # #[cfg(feature = "proptest")] {
+/// use proptest::prelude::*;
+/// use spectrans_tensor::gradcheck::{check_gradients, small_shape, tensor_from};
+/// proptest!(ProptestConfig::with_cases(8), |(shape in small_shape(3), seed in 0u64..100)| {
+///     let x = tensor_from::<f64>(&shape, seed, -1.0, 1.0);
+///     prop_assert!(check_gradients(&[x], |v| v[0].tanh(), 1e-6).is_ok());
+/// });
+/// # }
+/// ```
+#[cfg(any(test, feature = "proptest"))]
+pub mod strategies {
     use proptest::prelude::*;
 
     /// A shape of rank 1..=max_rank with small dimensions.
@@ -126,6 +222,19 @@ mod strategies {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checks_report_errors_instead_of_panicking() {
+        let x = tensor_from::<f64>(&[2, 3], 4, -1.0, 1.0);
+        assert!(check_gradients(std::slice::from_ref(&x), |v| v[0].tanh(), 1e-6).unwrap() <= 1e-6);
+        let e = check_gradients(std::slice::from_ref(&x), |v| v[0].tanh(), -1.0).unwrap_err().to_string();
+        assert!(e.starts_with("gradcheck: ") && e.contains("[2, 3]"), "{e}");
+        assert!(check_adjoint(&x, |v| v.mul_scalar(3.0), 1e-12).unwrap() <= 1e-12);
+        assert!(check_adjoint(&x, |v| v.mul_scalar(3.0), -1.0).unwrap_err().to_string().contains("adjoint"));
+        // an error of the op under test is passed through
+        let e = check_gradients(&[x], |v| v[0].reshape(&[7]), 1.0).unwrap_err();
+        assert!(matches!(e, TensorError::ShapeMismatch { .. } | TensorError::InvalidArgument { .. }), "{e}");
+    }
 
     #[test]
     fn gradient_check_detects_a_wrong_backward() {
