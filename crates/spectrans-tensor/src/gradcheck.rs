@@ -177,6 +177,66 @@ pub fn adjoint_error<T: Float>(x: &Tensor<T>, f: impl Fn(&Tensor<T>) -> Result<T
     Ok((lhs - rhs).abs() / scale.max(f64::MIN_POSITIVE))
 }
 
+/// The bins whose imaginary part no inverse real FFT of length `n` reads: DC (bin 0) and, for
+/// even `n`, Nyquist (bin n/2), among the first `bins`.
+///
+/// ```
+/// use spectrans_tensor::gradcheck::dead_imaginary_bins;
+/// assert_eq!(dead_imaginary_bins(8, 5), vec![0, 4]);
+/// assert_eq!(dead_imaginary_bins(9, 5), vec![0]);
+/// assert_eq!(dead_imaginary_bins(8, 3), vec![0]);
+/// ```
+pub fn dead_imaginary_bins(n: usize, bins: usize) -> Vec<usize> {
+    let mut dead = Vec::new();
+    if bins > 0 {
+        dead.push(0);
+    }
+    if n.is_multiple_of(2) && n / 2 > 0 && n / 2 < bins {
+        dead.push(n / 2);
+    }
+    dead
+}
+
+/// The "DC/Nyquist" check of a spectral op: in `grad`, gradients of packed real-signal spectra
+/// laid out (…, bins, 2) (re, im), the imaginary part of every [`dead_imaginary_bins`] entry
+/// of every lane is exactly zero (it never reaches the output, so any other value is a wrong
+/// backward). An error names the first lane and bin that is not.
+///
+/// # Shapes
+/// `grad` holds a whole number of lanes of `2 · bins` values.
+///
+/// ```
+/// use spectrans_tensor::gradcheck::check_dead_imaginary_gradients;
+/// let mut g = vec![1.0f64; 2 * 5 * 2]; // two lanes of 5 bins (n = 8)
+/// g[1] = 0.0; g[4 * 2 + 1] = 0.0; g[10 + 1] = 0.0; g[10 + 4 * 2 + 1] = 0.0;
+/// check_dead_imaginary_gradients(&g, 8, 5)?;
+/// g[10 + 4 * 2 + 1] = 1e-17;
+/// assert!(check_dead_imaginary_gradients(&g, 8, 5).unwrap_err().to_string().contains("lane 1, bin 4"));
+/// # Ok::<(), spectrans_tensor::TensorError>(())
+/// ```
+pub fn check_dead_imaginary_gradients<T: Float>(grad: &[T], n: usize, bins: usize) -> Result<()> {
+    let lane = 2 * bins;
+    if lane == 0 || !grad.len().is_multiple_of(lane) {
+        return Err(TensorError::invalid(
+            "gradcheck",
+            format!("{} gradient values are not whole lanes of {bins} complex bins", grad.len()),
+        ));
+    }
+    let dead = dead_imaginary_bins(n, bins);
+    for (l, row) in grad.chunks(lane).enumerate() {
+        for &k in &dead {
+            let v = row[2 * k + 1];
+            if v != T::zero() {
+                return Err(TensorError::invalid(
+                    "gradcheck",
+                    format!("lane {l}, bin {k}: d/d Im = {:e}, expected exactly 0 (n = {n})", v.as_f64()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(any(test, feature = "proptest"))]
 pub use strategies::{shapes_broadcasting_with, small_shape};
 
