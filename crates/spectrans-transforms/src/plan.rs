@@ -107,21 +107,41 @@ fn plan_error(op: &'static str, e: impl std::fmt::Display) -> TensorError {
     TensorError::invalid(op, e.to_string())
 }
 
+/// The methods every plan type has: its length, and whether two handles share one cached plan.
+macro_rules! plan_basics {
+    () => {
+        /// The transform length n (of the real signal, for the real FFTs).
+        pub fn len(&self) -> usize {
+            self.0.len()
+        }
+
+        /// Whether the length is 0.
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+
+        /// Whether both are the one cached plan.
+        pub fn same_plan(&self, other: &Self) -> bool {
+            Arc::ptr_eq(&self.0, &other.0)
+        }
+    };
+    (scratch) => {
+        plan_basics!();
+
+        /// Scratch elements a `process_*with_scratch` call needs.
+        pub fn get_scratch_len(&self) -> usize {
+            self.0.get_scratch_len()
+        }
+    };
+}
+
 /// A cached complex FFT of one length and direction, unnormalised: forward
 /// X_k = Σ_j x_j e^{−2πi jk/n}, inverse x_j = Σ_k X_k e^{+2πi jk/n}. Cheap to clone (shared).
 #[derive(Clone)]
 pub struct FftPlan<T: FftFloat>(Arc<dyn Fft<T>>);
 
 impl<T: FftFloat> FftPlan<T> {
-    /// The transform length n.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether the length is 0.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+    plan_basics!();
 
     /// Scratch elements [`Self::process_with_scratch`] needs.
     pub fn get_inplace_scratch_len(&self) -> usize {
@@ -138,11 +158,6 @@ impl<T: FftFloat> FftPlan<T> {
     pub fn process(&self, buffer: &mut [Complex<T>]) {
         self.0.process(buffer)
     }
-
-    /// Whether both are the one cached plan.
-    pub fn same_plan(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
 }
 
 /// A cached real-to-complex FFT of length n: n real samples → n/2+1 bins, unnormalised.
@@ -150,20 +165,7 @@ impl<T: FftFloat> FftPlan<T> {
 pub struct RealFftPlan<T: FftFloat>(Arc<dyn RealToComplex<T>>);
 
 impl<T: FftFloat> RealFftPlan<T> {
-    /// The transform length n.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether the length is 0.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Scratch elements [`Self::process_with_scratch`] needs.
-    pub fn get_scratch_len(&self) -> usize {
-        self.0.get_scratch_len()
-    }
+    plan_basics!(scratch);
 
     /// A zeroed input buffer (n samples).
     pub fn make_input_vec(&self) -> Vec<T> {
@@ -195,11 +197,6 @@ impl<T: FftFloat> RealFftPlan<T> {
     pub fn process(&self, input: &mut [T], output: &mut [Complex<T>]) -> Result<(), TensorError> {
         self.0.process(input, output).map_err(|e| plan_error("rfft plan", e))
     }
-
-    /// Whether both are the one cached plan.
-    pub fn same_plan(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
 }
 
 /// A cached complex-to-real inverse FFT of length n: n/2+1 bins → n real samples, unnormalised.
@@ -209,20 +206,7 @@ impl<T: FftFloat> RealFftPlan<T> {
 pub struct RealIfftPlan<T: FftFloat>(Arc<dyn ComplexToReal<T>>);
 
 impl<T: FftFloat> RealIfftPlan<T> {
-    /// The transform length n (of the real output).
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether the length is 0.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Scratch elements [`Self::process_with_scratch`] needs.
-    pub fn get_scratch_len(&self) -> usize {
-        self.0.get_scratch_len()
-    }
+    plan_basics!(scratch);
 
     /// A zeroed input buffer (n/2+1 bins).
     pub fn make_input_vec(&self) -> Vec<Complex<T>> {
@@ -254,11 +238,6 @@ impl<T: FftFloat> RealIfftPlan<T> {
     pub fn process(&self, input: &mut [Complex<T>], output: &mut [T]) -> Result<(), TensorError> {
         self.0.process(input, output).map_err(|e| plan_error("irfft plan", e))
     }
-
-    /// Whether both are the one cached plan.
-    pub fn same_plan(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
 }
 
 /// A cached DCT-II/DCT-III/DST-II/DST-III of length n, in place, unnormalised (e.g. DCT-II
@@ -267,20 +246,7 @@ impl<T: FftFloat> RealIfftPlan<T> {
 pub struct DctPlan<T: FftFloat>(Arc<dyn TransformType2And3<T>>);
 
 impl<T: FftFloat> DctPlan<T> {
-    /// The transform length n.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether the length is 0.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Scratch elements the `process_*_with_scratch` methods need.
-    pub fn get_scratch_len(&self) -> usize {
-        self.0.get_scratch_len()
-    }
+    plan_basics!(scratch);
 
     /// DCT-II of `buffer` (n elements) in place.
     pub fn process_dct2_with_scratch(&self, buffer: &mut [T], scratch: &mut [T]) {
