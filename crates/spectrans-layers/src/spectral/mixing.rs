@@ -15,7 +15,7 @@ use num_complex::Complex;
 use rayon::prelude::*;
 use spectrans_tensor::{Backward, Float, Result, Tensor, TensorError};
 
-use crate::spectral::lanes::{gather_tile, scatter_tile, Layout, SharedMut, TILE};
+use crate::spectral::lanes::{gather_tile, scatter_tile, Layout, SharedMut, Tile, TILE};
 use spectrans_transforms::plan::{irfft_lanes_bin_major, real_fft, real_ifft, rfft_lanes_bin_major};
 use spectrans_transforms::FftFloat;
 
@@ -35,14 +35,10 @@ fn lanes_rfft<T: FftFloat>(x: &[T], lay: Layout, modes: usize, scale: T, interio
     let row = 2 * c_n;
     let mut out = vec![T::zero(); modes * b_n * row];
     let plan = real_fft::<T>(n);
-    let tiles = c_n.div_ceil(TILE);
     let dst = SharedMut(out.as_mut_ptr());
-    (0..b_n * tiles).into_par_iter().for_each_init(
+    lay.par_tiles(
         || (vec![T::zero(); TILE * n], plan.make_output_vec(), plan.make_scratch_vec()),
-        |(tile, spec, scratch), task| {
-            let (b, t) = (task / tiles, task % tiles);
-            let c0 = t * TILE;
-            let width = TILE.min(c_n - c0);
+        |(tile, spec, scratch), Tile { b, c0, width }| {
             gather_tile(x, &lay, b, c0, width, tile, n);
             for l in 0..width {
                 plan.process_with_scratch(&mut tile[l * n..(l + 1) * n], spec, scratch)
@@ -79,14 +75,10 @@ fn lanes_irfft<T: FftFloat>(spec: &[T], lay: Layout, modes: usize, scale: T, int
     let len = b_n * n * c_n;
     let mut y: Vec<T> = Vec::with_capacity(len);
     let plan = real_ifft::<T>(n);
-    let tiles = c_n.div_ceil(TILE);
     let dst = SharedMut(y.as_mut_ptr());
-    (0..b_n * tiles).into_par_iter().for_each_init(
+    lay.par_tiles(
         || (vec![T::zero(); TILE * n], plan.make_input_vec(), plan.make_scratch_vec()),
-        |(tile, z, scratch), task| {
-            let (b, t) = (task / tiles, task % tiles);
-            let c0 = t * TILE;
-            let width = TILE.min(c_n - c0);
+        |(tile, z, scratch), Tile { b, c0, width }| {
             for l in 0..width {
                 let c = c0 + l;
                 z.iter_mut().for_each(|v| *v = Complex::new(T::zero(), T::zero()));
