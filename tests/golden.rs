@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use spectrans::layers::{
-    Activation, Ctx, FNOBlock, FNOBlockConfig, FftFloat, FourierNeuralOperator, Module, SpectralConv1d,
+    Activation, Ctx, FNOBlock, FNOBlockConfig, FftFloat, FnoPaths, FourierNeuralOperator, Module, SpectralConv1d,
 };
 use spectrans::models::io::{read_tensors, TensorFile};
 use spectrans::models::{load_state, Input, Model, ModelConfig};
@@ -82,8 +82,7 @@ fn check<T: FftFloat>(path: &Path) -> f64 {
                 get(c, "hidden_dim"),
                 get(c, "modes"),
                 Activation::Gelu,
-                true,
-                true,
+                FnoPaths::Both,
                 &mut rng,
             )
             .unwrap();

@@ -2,11 +2,12 @@
 
 use std::path::Path;
 
-use spectrans_models::weights::convert_folder;
+use spectrans_models::weights::{convert_folder, Existing};
 
 /// Converts the folder's `model.pt` / `model.pth` / `pytorch_model.bin` and reports what it did.
 pub fn run(model_dir: &Path, force: bool) -> Result<(), String> {
-    let done = convert_folder(model_dir, force).map_err(|e| e.to_string())?;
+    let existing = if force { Existing::Replace } else { Existing::Keep };
+    let done = convert_folder(model_dir, existing).map_err(|e| e.to_string())?;
     for note in &done.notes {
         eprintln!("note: {note}");
     }

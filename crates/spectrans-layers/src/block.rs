@@ -4,7 +4,7 @@ use spectrans_tensor::{Rng, Tensor};
 
 use crate::activation::Activation;
 use crate::error::{LayerError, Result};
-use crate::fno::FourierNeuralOperator;
+use crate::fno::{FnoPaths, FnoState, FourierNeuralOperator};
 use crate::linear::Linear;
 use crate::module::{join, Ctx, Module, Visitor};
 use crate::norm::{Norm, NormKind};
@@ -61,32 +61,78 @@ impl FNOBlockConfig {
 
 /// The FFN of a block: Linear(D→H) → act → dropout → Linear(H→D) → dropout (keys `ffn.0`, `ffn.3`).
 pub struct FeedForward<T: FftFloat> {
+    fc1: Linear<T>,
+    fc2: Linear<T>,
+}
+
+impl<T: FftFloat> FeedForward<T> {
     /// `ffn.0`: D → H.
-    pub fc1: Linear<T>,
+    pub fn fc1(&self) -> &Linear<T> {
+        &self.fc1
+    }
+
     /// `ffn.3`: H → D.
-    pub fc2: Linear<T>,
+    pub fn fc2(&self) -> &Linear<T> {
+        &self.fc2
+    }
+}
+
+/// The incremental state of a causal [`FNOBlock`] over one sequence (made by
+/// [`FNOBlock::incremental_state`], advanced by [`FNOBlock::step`]).
+pub struct BlockState<T: FftFloat> {
+    fno: FnoState<T>,
 }
 
 /// Pre-norm residual FNO block:
 /// `x = x + dropout(fno(norm1(x)))`, then `x = x + ffn(norm2(x))` when the block has an FFN.
 pub struct FNOBlock<T: FftFloat> {
-    /// The Fourier layer.
-    pub fno: FourierNeuralOperator<T>,
-    /// Normalisation before the Fourier layer.
-    pub norm1: Option<Norm<T>>,
-    /// Normalisation before the FFN.
-    pub norm2: Option<Norm<T>>,
-    /// The feed-forward network.
-    pub ffn: Option<FeedForward<T>>,
-    /// Activation of the FFN.
-    pub activation: Activation,
-    /// Dropout probability.
-    pub dropout: f64,
-    /// Side S of the S × S grid of a 2-D block.
-    pub spatial_dim: Option<usize>,
+    fno: FourierNeuralOperator<T>,
+    norm1: Option<Norm<T>>,
+    norm2: Option<Norm<T>>,
+    ffn: Option<FeedForward<T>>,
+    activation: Activation,
+    dropout: f64,
+    spatial_dim: Option<usize>,
 }
 
 impl<T: FftFloat> FNOBlock<T> {
+    /// The Fourier layer.
+    pub fn fno(&self) -> &FourierNeuralOperator<T> {
+        &self.fno
+    }
+
+    /// The feed-forward network, if the block has one.
+    pub fn ffn(&self) -> Option<&FeedForward<T>> {
+        self.ffn.as_ref()
+    }
+
+    /// Side S of the S × S grid of a 2-D block.
+    pub fn spatial_dim(&self) -> Option<usize> {
+        self.spatial_dim
+    }
+
+    /// `norm1(x)`, the Fourier layer's input.
+    fn pre_norm(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+        match &self.norm1 {
+            Some(n) => n.forward(ctx, x),
+            None => Ok(x.clone()),
+        }
+    }
+
+    /// The position-wise tail of the block, shared by [`Self::forward`] and [`Self::step`]:
+    /// `x + dropout(f)` for the Fourier layer's output `f`, then the FFN residual.
+    fn residuals(&self, ctx: &Ctx<T>, x: &Tensor<T>, f: &Tensor<T>) -> Result<Tensor<T>> {
+        let x = x.add(&ctx.dropout(f, self.dropout)?)?;
+        let Some(ffn) = &self.ffn else { return Ok(x) };
+        let h = match &self.norm2 {
+            Some(n) => n.forward(ctx, &x)?,
+            None => x.clone(),
+        };
+        let h = ctx.dropout(&self.activation.apply(&ffn.fc1.forward(ctx, &h)?)?, self.dropout)?;
+        let h = ctx.dropout(&ffn.fc2.forward(ctx, &h)?, self.dropout)?;
+        Ok(x.add(&h)?)
+    }
+
     /// The Fourier layer on (B, N, D), through the S × S grid for 2-D blocks.
     fn fourier(&self, ctx: &Ctx<T>, h: &Tensor<T>) -> Result<Tensor<T>> {
         let Some(side) = self.spatial_dim else { return self.fno.forward(ctx, h) };
@@ -119,13 +165,13 @@ impl<T: FftFloat> FNOBlock<T> {
             }
             (Some(period), None) => FourierNeuralOperator::causal(d, cfg.modes, period, cfg.activation, rng)?,
             (None, Some(_)) => FourierNeuralOperator::new_2d(d, cfg.modes, cfg.activation, rng)?,
-            (None, None) => FourierNeuralOperator::new(d, cfg.modes, cfg.activation, true, true, rng)?,
+            (None, None) => FourierNeuralOperator::new(d, cfg.modes, cfg.activation, FnoPaths::Both, rng)?,
         };
         let norm1 = Norm::new(cfg.norm, d, 1e-5);
         let (norm2, ffn) = match cfg.ffn_width() {
             Some(h) => (
                 Norm::new(cfg.norm, d, 1e-5),
-                Some(FeedForward { fc1: Linear::new(d, h, true, rng), fc2: Linear::new(h, d, true, rng) }),
+                Some(FeedForward { fc1: Linear::new(d, h, rng), fc2: Linear::new(h, d, rng) }),
             ),
             None => (None, None),
         };
@@ -153,20 +199,43 @@ impl<T: FftFloat> FNOBlock<T> {
     /// # Ok::<(), spectrans_layers::LayerError>(())
     /// ```
     pub fn forward(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
-        let h = match &self.norm1 {
-            Some(n) => n.forward(ctx, x)?,
-            None => x.clone(),
-        };
-        let h = ctx.dropout(&self.fourier(ctx, &h)?, self.dropout)?;
-        let x = x.add(&h)?;
-        let Some(ffn) = &self.ffn else { return Ok(x) };
-        let h = match &self.norm2 {
-            Some(n) => n.forward(ctx, &x)?,
-            None => x.clone(),
-        };
-        let h = ctx.dropout(&self.activation.apply(&ffn.fc1.forward(ctx, &h)?)?, self.dropout)?;
-        let h = ctx.dropout(&ffn.fc2.forward(ctx, &h)?, self.dropout)?;
-        Ok(x.add(&h)?)
+        let h = self.pre_norm(ctx, x)?;
+        let f = self.fourier(ctx, &h)?;
+        self.residuals(ctx, x, &f)
+    }
+
+    /// A fresh incremental state for a causal block able to hold `capacity` positions (an error
+    /// for a non-causal block).
+    pub fn incremental_state(&self, capacity: usize) -> Result<BlockState<T>> {
+        Ok(BlockState { fno: self.fno.incremental_state(capacity)? })
+    }
+
+    /// One incremental step of a causal block: its output at the next position given that
+    /// position's input, equal to that row of [`Self::forward`] on the whole prefix, in
+    /// O(D² + D·H + t·D). Every part but the causal convolution is position-wise and runs the
+    /// same code as [`Self::forward`].
+    ///
+    /// # Shapes
+    /// `x` (1, 1, D) → (1, 1, D).
+    ///
+    /// ```
+    /// use spectrans_layers::{Ctx, FNOBlock, FNOBlockConfig};
+    /// use spectrans_tensor::{Rng, Tensor};
+    /// let cfg = FNOBlockConfig { causal_period: Some(8), ..FNOBlockConfig::new(4, 3) };
+    /// let block = FNOBlock::<f64>::new(&cfg, &mut Rng::seed(0))?;
+    /// let x = Tensor::randn(&[1, 6, 4], 0.0, 1.0, &mut Rng::seed(1));
+    /// let full = block.forward(&Ctx::inference(), &x)?;
+    /// let mut state = block.incremental_state(6)?;
+    /// for t in 0..6 {
+    ///     let y = block.step(&Ctx::inference(), &mut state, &x.narrow(1, t, 1)?)?;
+    ///     for (a, b) in y.data().iter().zip(&full.data()[t * 4..(t + 1) * 4]) { assert!((a - b).abs() < 1e-10); }
+    /// }
+    /// # Ok::<(), spectrans_layers::LayerError>(())
+    /// ```
+    pub fn step(&self, ctx: &Ctx<T>, state: &mut BlockState<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+        let h = self.pre_norm(ctx, x)?;
+        let f = self.fno.step(ctx, &mut state.fno, &h)?;
+        self.residuals(ctx, x, &f)
     }
 }
 

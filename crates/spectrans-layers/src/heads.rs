@@ -20,6 +20,32 @@ pub enum Pooling {
     Max,
 }
 
+impl Pooling {
+    /// Every pooling.
+    pub const ALL: [Pooling; 3] = [Pooling::Cls, Pooling::Mean, Pooling::Max];
+
+    /// The configuration name (`pooling`): the inverse of [`str::parse`].
+    ///
+    /// ```
+    /// use spectrans_layers::Pooling;
+    /// for p in Pooling::ALL { assert_eq!(p.name().parse::<Pooling>()?, p); }
+    /// # Ok::<(), spectrans_layers::LayerError>(())
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Pooling::Cls => "cls",
+            Pooling::Mean => "mean",
+            Pooling::Max => "max",
+        }
+    }
+}
+
+impl std::fmt::Display for Pooling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl FromStr for Pooling {
     type Err = LayerError;
     fn from_str(s: &str) -> Result<Self> {
@@ -98,7 +124,7 @@ pub struct ClassificationHead<T: Float> {
 impl<T: Float> ClassificationHead<T> {
     /// A head for `num_classes` classes.
     pub fn new(hidden_dim: usize, num_classes: usize, pooling: Pooling, dropout: f64, rng: &mut Rng) -> Self {
-        ClassificationHead { classifier: Linear::new(hidden_dim, num_classes, true, rng), pooling, dropout }
+        ClassificationHead { classifier: Linear::new(hidden_dim, num_classes, rng), pooling, dropout }
     }
 
     /// Class logits.

@@ -31,14 +31,19 @@ mod positional;
 pub mod spectral;
 
 pub use activation::Activation;
-pub use block::{FNOBlock, FNOBlockConfig, FeedForward};
+pub use block::{BlockState, FNOBlock, FNOBlockConfig, FeedForward};
 pub use embedding::Embedding;
 pub use error::{LayerError, Result};
-pub use fno::FourierNeuralOperator;
+pub use fno::{FnoPaths, FnoState, FourierNeuralOperator, SpectralPath};
 pub use heads::{ClassificationHead, Pooling};
 pub use linear::{Linear, PointwiseConv};
-pub use module::{Ctx, Module, Visitor};
+pub use module::{Ctx, Mode, Module, Visitor};
 pub use norm::{BatchNorm1d, LayerNorm, Norm, NormKind};
 pub use positional::{sinusoidal_table, PositionalEncoding, PositionalKind};
-pub use spectral::{CausalSpectralConv1d, SpectralConv1d, SpectralConv2d};
+pub use spectral::{CausalConvState, CausalSpectralConv1d, SpectralConv1d, SpectralConv2d};
 pub use spectrans_transforms::FftFloat;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

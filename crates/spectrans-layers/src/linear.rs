@@ -1,7 +1,7 @@
 //! Affine maps over the last axis: [`Linear`] (weight (out, in)) and [`PointwiseConv`] (a 1×1
 //! convolution, weight (out, in, 1) as spectrans' `nn.Conv1d` stores it).
 
-use spectrans_tensor::{Float, Parameter, Rng, Tensor};
+use spectrans_tensor::{Float, Parameter, Rng, Tensor, Transpose};
 
 use crate::error::{LayerError, Result};
 use crate::init;
@@ -16,12 +16,23 @@ pub struct Linear<T: Float> {
 }
 
 impl<T: Float> Linear<T> {
-    /// A linear map with torch's default initialisation U(±1/√in) for weight and bias.
-    pub fn new(in_dim: usize, out_dim: usize, bias: bool, rng: &mut Rng) -> Self {
-        Linear {
-            weight: init::torch_linear(&[out_dim, in_dim], in_dim, rng),
-            bias: bias.then(|| init::torch_linear(&[out_dim], in_dim, rng)),
-        }
+    /// A linear map with a bias, torch's default initialisation U(±1/√in) for weight and bias.
+    pub fn new(in_dim: usize, out_dim: usize, rng: &mut Rng) -> Self {
+        let weight = init::torch_linear(&[out_dim, in_dim], in_dim, rng);
+        Linear { weight, bias: Some(init::torch_linear(&[out_dim], in_dim, rng)) }
+    }
+
+    /// A linear map `y = x·Wᵀ` without a bias (`nn.Linear(in, out, bias=False)`), weight
+    /// initialised U(±1/√in).
+    ///
+    /// ```
+    /// use spectrans_layers::{Linear, Module};
+    /// use spectrans_tensor::Rng;
+    /// let lin = Linear::<f32>::without_bias(4, 3, &mut Rng::seed(0));
+    /// assert_eq!(lin.named_parameters().len(), 1);
+    /// ```
+    pub fn without_bias(in_dim: usize, out_dim: usize, rng: &mut Rng) -> Self {
+        Linear { weight: init::torch_linear(&[out_dim, in_dim], in_dim, rng), bias: None }
     }
 
     /// Input width.
@@ -42,7 +53,7 @@ impl<T: Float> Linear<T> {
     /// ```
     /// use spectrans_layers::{Ctx, Linear};
     /// use spectrans_tensor::{Rng, Tensor};
-    /// let lin = Linear::<f32>::new(4, 3, true, &mut Rng::seed(0));
+    /// let lin = Linear::<f32>::new(4, 3, &mut Rng::seed(0));
     /// let y = lin.forward(&Ctx::inference(), &Tensor::ones(&[2, 5, 4]))?;
     /// assert_eq!(y.shape(), &[2, 5, 3]);
     /// # Ok::<(), spectrans_layers::LayerError>(())
@@ -71,10 +82,10 @@ fn affine<T: Float>(
     let w = if w.rank() == 3 { w.reshape(&w.shape()[..2])? } else { w };
     let y = if x.rank() == 1 {
         // a single vector: the matmul needs a row
-        let y = x.reshape(&[1, in_dim])?.matmul_t(&w, false, true)?;
+        let y = x.reshape(&[1, in_dim])?.matmul_t(&w, Transpose::Rhs)?;
         y.reshape(&[w.shape()[0]])?
     } else {
-        x.matmul_t(&w, false, true)?
+        x.matmul_t(&w, Transpose::Rhs)?
     };
     match bias {
         Some(b) => Ok(y.add(&ctx.param(b))?),
@@ -136,12 +147,12 @@ impl<T: Float> Module<T> for PointwiseConv<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spectrans_tensor::testing::tensor_from;
+    use spectrans_tensor::gradcheck::tensor_from;
     use spectrans_tensor::Tape;
 
     #[test]
     fn linear_matches_manual_and_has_gradients() {
-        let lin = Linear::<f64>::new(3, 2, true, &mut Rng::seed(1));
+        let lin = Linear::<f64>::new(3, 2, &mut Rng::seed(1));
         let x = tensor_from::<f64>(&[2, 4, 3], 3, -1.0, 1.0);
         let y = lin.forward(&Ctx::inference(), &x).unwrap();
         let (w, b) = (lin.weight.value(), lin.bias.as_ref().unwrap().value());
@@ -169,7 +180,7 @@ mod tests {
 
     #[test]
     fn a_single_vector_is_mapped_like_a_row() {
-        let lin = Linear::<f64>::new(3, 2, true, &mut Rng::seed(4));
+        let lin = Linear::<f64>::new(3, 2, &mut Rng::seed(4));
         let x = tensor_from::<f64>(&[3], 5, -1.0, 1.0);
         let y = lin.forward(&Ctx::inference(), &x).unwrap();
         let rows = lin.forward(&Ctx::inference(), &x.reshape(&[1, 3]).unwrap()).unwrap();
@@ -179,7 +190,7 @@ mod tests {
 
     #[test]
     fn wrong_width_is_an_error() {
-        let lin = Linear::<f32>::new(4, 2, false, &mut Rng::seed(0));
+        let lin = Linear::<f32>::without_bias(4, 2, &mut Rng::seed(0));
         let e = lin.forward(&Ctx::inference(), &Tensor::ones(&[2, 3])).unwrap_err();
         assert_eq!(e.to_string(), "Linear: expected last axis of size 4, got shape [2, 3]");
     }

@@ -81,7 +81,7 @@ pub(crate) fn join(prefix: &str, name: &str) -> String {
 /// ```
 pub struct Ctx<T: Float> {
     tape: Option<Tape<T>>,
-    train: bool,
+    mode: Mode,
     rng: Mutex<Rng>,
     /// Whether train-mode batch normalisation updates its running statistics (off while a
     /// checkpointed segment is recomputed, so each batch counts once).
@@ -90,32 +90,48 @@ pub struct Ctx<T: Float> {
     check_finite: bool,
 }
 
+/// Whether modules run in training or evaluation mode (torch's `model.train()` /
+/// `model.eval()`): dropout and batch-normalisation statistics depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Mode {
+    /// Dropout on, batch normalisation uses and updates batch statistics.
+    Train,
+    /// Dropout off, batch normalisation uses its running statistics.
+    #[default]
+    Eval,
+}
+
 impl<T: Float> Ctx<T> {
-    /// A context from its three parts: the tape to record on (if any), train mode, and the
+    /// A context from its three parts: the tape to record on (if any), the mode, and the
     /// dropout stream.
-    pub fn new(tape: Option<&Tape<T>>, train: bool, rng: Rng) -> Self {
-        Ctx { tape: tape.cloned(), train, rng: Mutex::new(rng), update_statistics: true, check_finite: false }
+    pub fn new(tape: Option<&Tape<T>>, mode: Mode, rng: Rng) -> Self {
+        Ctx { tape: tape.cloned(), mode, rng: Mutex::new(rng), update_statistics: true, check_finite: false }
     }
 
     /// Eval mode without a tape: pure inference, nothing recorded.
     pub fn inference() -> Self {
-        Ctx::new(None, false, Rng::seed(0))
+        Ctx::new(None, Mode::Eval, Rng::seed(0))
     }
 
     /// Eval mode (dropout off, running statistics used) recording on `tape`, for gradients of an
     /// evaluated model.
     pub fn eval_with_tape(tape: &Tape<T>) -> Self {
-        Ctx::new(Some(tape), false, Rng::seed(0))
+        Ctx::new(Some(tape), Mode::Eval, Rng::seed(0))
     }
 
     /// Train mode recording on `tape`, dropout drawn from a stream seeded by `seed`.
     pub fn train(tape: &Tape<T>, seed: u64) -> Self {
-        Ctx::new(Some(tape), true, Rng::seed(seed))
+        Ctx::new(Some(tape), Mode::Train, Rng::seed(seed))
     }
 
     /// Train mode with an explicit random stream (for resumable training).
     pub fn train_with_rng(tape: &Tape<T>, rng: Rng) -> Self {
-        Ctx::new(Some(tape), true, rng)
+        Ctx::new(Some(tape), Mode::Train, rng)
+    }
+
+    /// The mode modules run in.
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// This context, with the running statistics of batch normalisation left untouched: for the
@@ -170,7 +186,7 @@ impl<T: Float> Ctx<T> {
 
     /// Whether dropout and batch statistics are active.
     pub fn is_train(&self) -> bool {
-        self.train
+        self.mode == Mode::Train
     }
 
     /// The tape, if this pass records one.
@@ -201,10 +217,28 @@ impl<T: Float> Ctx<T> {
     /// # Shapes
     /// Any shape; the result has the shape of `x`.
     pub fn dropout(&self, x: &Tensor<T>, p: f64) -> Result<Tensor<T>> {
-        if !self.train || p == 0.0 {
+        if self.mode == Mode::Eval || p == 0.0 {
             return Ok(x.clone());
         }
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(x.dropout(p, true, &mut rng)?)
+        Ok(x.dropout(p, &mut rng)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eval_dropout_and_zero_p_are_identity_without_copy_or_draw() {
+        let x = Tensor::<f32>::randn(&[3, 5], 0.0, 1.0, &mut Rng::seed(1));
+        let tape = Tape::new();
+        for (ctx, p) in [(Ctx::new(Some(&tape), Mode::Eval, Rng::seed(7)), 0.5), (Ctx::train(&tape, 7), 0.0)] {
+            let y = ctx.dropout(&x, p).unwrap();
+            assert_eq!(y.data().as_ptr(), x.data().as_ptr(), "no copy");
+            assert_eq!(ctx.fork_rng(), Rng::seed(7).fork(), "no draw");
+        }
+        let y = Ctx::train(&tape, 7).dropout(&x, 0.5).unwrap();
+        assert_ne!(y.to_vec(), x.to_vec());
     }
 }

@@ -4,7 +4,7 @@
 use std::str::FromStr;
 use std::sync::Mutex;
 
-use spectrans_tensor::{Float, Parameter, Tensor};
+use spectrans_tensor::{Float, Parameter, Tensor, Variance};
 
 use crate::error::{LayerError, Result};
 use crate::init;
@@ -107,7 +107,7 @@ impl<T: Float> BatchNorm1d<T> {
                 return Err(LayerError::input("BatchNorm1d", "train mode needs more than one value per channel"));
             }
             let mean = x.mean(&[0, 1], false)?;
-            let var = x.var(&[0, 1], false, false)?;
+            let var = x.var(&[0, 1], false, Variance::Population)?;
             let m = T::of(self.momentum);
             let unbias = T::of(count as f64 / (count - 1) as f64);
             if ctx.updates_statistics() {
@@ -208,7 +208,7 @@ impl<T: Float> Module<T> for Norm<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spectrans_tensor::testing::tensor_from;
+    use spectrans_tensor::gradcheck::tensor_from;
     use spectrans_tensor::Tape;
 
     #[test]

@@ -23,6 +23,34 @@ pub enum PositionalKind {
     None,
 }
 
+impl PositionalKind {
+    /// Every kind, in spectrans' order.
+    pub const ALL: [PositionalKind; 4] =
+        [PositionalKind::Sinusoidal, PositionalKind::Learned, PositionalKind::Rotary, PositionalKind::None];
+
+    /// spectrans' name (`positional_encoding_type`): the inverse of [`str::parse`].
+    ///
+    /// ```
+    /// use spectrans_layers::PositionalKind;
+    /// for k in PositionalKind::ALL { assert_eq!(k.name().parse::<PositionalKind>()?, k); }
+    /// # Ok::<(), spectrans_layers::LayerError>(())
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            PositionalKind::Sinusoidal => "sinusoidal",
+            PositionalKind::Learned => "learned",
+            PositionalKind::Rotary => "rotary",
+            PositionalKind::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for PositionalKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl FromStr for PositionalKind {
     type Err = LayerError;
     fn from_str(s: &str) -> Result<Self> {
@@ -226,7 +254,7 @@ impl<T: Float> Module<T> for PositionalEncoding<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spectrans_tensor::testing::tensor_from;
+    use spectrans_tensor::gradcheck::tensor_from;
 
     #[test]
     fn rotary_matches_the_reference_formula() {

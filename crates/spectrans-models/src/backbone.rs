@@ -48,7 +48,7 @@ impl<T: FftFloat> Backbone<T> {
         budget::check_parts(&budget::backbone_parts(cfg)?, std::mem::size_of::<T>())?;
         let d = cfg.hidden_dim;
         let embedding = cfg.vocab_size.map(|v| Embedding::new(v, d, rng));
-        let positional_encoding = PositionalEncoding::new(cfg.positional_kind()?, d, cfg.max_sequence_length, rng)?;
+        let positional_encoding = PositionalEncoding::new(cfg.positional_kind(), d, cfg.max_sequence_length, rng)?;
         let block_cfg = cfg.block();
         let blocks = (0..cfg.num_layers)
             .map(|_| FNOBlock::new(&block_cfg, rng).map(Arc::new))
@@ -134,10 +134,10 @@ impl<T: FftFloat> Backbone<T> {
 /// running statistics alone, so each batch is counted once.
 fn checkpointed<T: FftFloat>(ctx: &Ctx<T>, block: &Arc<FNOBlock<T>>, h: &Tensor<T>) -> Result<Tensor<T>> {
     let block = block.clone();
-    let train = ctx.is_train();
+    let mode = ctx.mode();
     let rng = ctx.fork_rng();
     let out = checkpoint(ctx.tape(), std::slice::from_ref(h), move |inputs, tape| {
-        let inner = Ctx::new(tape, train, rng.clone());
+        let inner = Ctx::new(tape, mode, rng.clone());
         let inner = if tape.is_some() { inner.without_statistics_updates() } else { inner };
         block.forward(&inner, &inputs[0]).map_err(|e| TensorError::invalid("checkpoint", e.to_string()))
     })?;

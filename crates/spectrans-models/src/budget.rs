@@ -77,7 +77,7 @@ pub fn backbone_parts(cfg: &BackboneConfig) -> Result<Vec<Part>> {
         let v = v as u128;
         parts.push(Part::new("embedding", &[("vocab_size", v), hd], mul(&[v, d])));
     }
-    match cfg.positional_kind()? {
+    match cfg.positional_kind() {
         PositionalKind::Sinusoidal | PositionalKind::Learned => {
             parts.push(Part::new("positional_encoding", &[sl, hd], mul(&[s, d])))
         }

@@ -10,14 +10,8 @@ use crate::operator::FnoOperatorConfig;
 fn d512() -> usize {
     512
 }
-fn l6() -> usize {
-    6
-}
 fn l12() -> usize {
     12
-}
-fn len1024() -> usize {
-    1024
 }
 fn len2048() -> usize {
     2048
@@ -31,101 +25,137 @@ fn r2() -> f64 {
 fn yes() -> bool {
     true
 }
-fn sinusoidal() -> String {
-    "sinusoidal".into()
-}
-fn cls() -> String {
-    "cls".into()
+
+/// serde of the closed choices that spectrans writes as strings (positional encoding, pooling):
+/// spectrans' exact names; an unknown name is an error listing the allowed ones (the field is
+/// named by [`parse_fields`]).
+mod names {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use spectrans_layers::{LayerError, Pooling, PositionalKind};
+    use std::str::FromStr;
+
+    /// A closed choice with a spectrans name.
+    pub trait Named: Copy + FromStr<Err = LayerError> {
+        /// The spectrans name.
+        fn name(self) -> &'static str;
+    }
+
+    impl Named for PositionalKind {
+        fn name(self) -> &'static str {
+            PositionalKind::name(self)
+        }
+    }
+
+    impl Named for Pooling {
+        fn name(self) -> &'static str {
+            Pooling::name(self)
+        }
+    }
+
+    pub fn serialize<K: Named, S: Serializer>(k: &K, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(k.name())
+    }
+
+    pub fn deserialize<'de, K: Named, D: Deserializer<'de>>(d: D) -> std::result::Result<K, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(|e| match e {
+            LayerError::Config { reason, .. } => D::Error::custom(reason),
+            other => D::Error::custom(other),
+        })
+    }
 }
 
-/// `FNOTransformer` (sequence model, classifier when `num_classes` is set).
+/// `FNOTransformer` (sequence model, classifier when `num_classes` is set). [`Default`] is
+/// spectrans 0.1.0's constructor defaults, the values of fields missing from JSON:
+///
+/// ```
+/// use spectrans_models::FnoTransformerConfig;
+/// let c = FnoTransformerConfig { hidden_dim: 64, num_classes: Some(3), ..Default::default() };
+/// assert_eq!((c.num_layers, c.modes, c.max_sequence_length), (6, 32, 1024));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct FnoTransformerConfig {
     /// Token vocabulary; `None` = inputs are embeddings.
-    #[serde(default)]
     pub vocab_size: Option<usize>,
     /// Width D.
-    #[serde(default = "d512")]
     pub hidden_dim: usize,
     /// Number of FNO blocks.
-    #[serde(default = "l6")]
     pub num_layers: usize,
     /// Longest sequence (size of positional tables).
-    #[serde(default = "len1024")]
     pub max_sequence_length: usize,
     /// Fourier modes per block.
-    #[serde(default = "m32")]
     pub modes: usize,
     /// FFN width ratio.
-    #[serde(default = "r2")]
     pub mlp_ratio: f64,
     /// Real 2-D blocks over a `spatial_dim`² grid.
-    #[serde(default)]
     pub use_2d: bool,
     /// Side of the 2-D grid.
-    #[serde(default)]
     pub spatial_dim: Option<usize>,
     /// Classes of the classification head.
-    #[serde(default)]
     pub num_classes: Option<usize>,
     /// Explicit FFN width.
-    #[serde(default)]
     pub ffn_hidden_dim: Option<usize>,
     /// Dropout probability.
-    #[serde(default)]
     pub dropout: f64,
     /// Whether to add positional information.
-    #[serde(default = "yes")]
     pub use_positional_encoding: bool,
     /// sinusoidal | learned | rotary | none (spectrans' no-op "alibi" is refused, naming "none").
-    #[serde(default = "sinusoidal")]
-    pub positional_encoding_type: String,
+    #[serde(with = "names")]
+    pub positional_encoding_type: PositionalKind,
     /// Recompute block activations during backward.
-    #[serde(default)]
     pub gradient_checkpointing: bool,
     /// Pooling of the classification head: cls (spectrans) | mean | max (extension).
-    #[serde(default = "cls")]
-    pub pooling: String,
+    #[serde(with = "names")]
+    pub pooling: Pooling,
 }
 
-/// `FNOEncoder` (embeddings in, hidden states out).
+/// `FNOEncoder` (embeddings in, hidden states out). [`Default`] is spectrans 0.1.0's
+/// constructor defaults, the values of fields missing from JSON:
+///
+/// ```
+/// use spectrans_models::FnoEncoderConfig;
+/// use spectrans_layers::PositionalKind;
+/// let c = FnoEncoderConfig { hidden_dim: 256, ..Default::default() };
+/// assert_eq!((c.num_layers, c.modes, c.mlp_ratio), (6, 32, 2.0));
+/// assert_eq!(c.positional_encoding_type, PositionalKind::Sinusoidal);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct FnoEncoderConfig {
     /// Width D.
-    #[serde(default = "d512")]
     pub hidden_dim: usize,
     /// Number of FNO blocks.
-    #[serde(default = "l6")]
     pub num_layers: usize,
     /// Longest sequence.
-    #[serde(default = "len1024")]
     pub max_sequence_length: usize,
     /// Fourier modes per block.
-    #[serde(default = "m32")]
     pub modes: usize,
     /// FFN width ratio.
-    #[serde(default = "r2")]
     pub mlp_ratio: f64,
     /// Explicit FFN width.
-    #[serde(default)]
     pub ffn_hidden_dim: Option<usize>,
     /// Dropout probability.
-    #[serde(default)]
     pub dropout: f64,
     /// Whether to add positional information.
-    #[serde(default = "yes")]
     pub use_positional_encoding: bool,
     /// sinusoidal | learned | rotary | none (spectrans' no-op "alibi" is refused, naming "none").
-    #[serde(default = "sinusoidal")]
-    pub positional_encoding_type: String,
+    #[serde(with = "names")]
+    pub positional_encoding_type: PositionalKind,
     /// Recompute block activations during backward.
-    #[serde(default)]
     pub gradient_checkpointing: bool,
 }
 
-/// `FNODecoder` (token ids in, next-token logits out).
+/// `FNODecoder` (token ids in, next-token logits out). `vocab_size` has no spectrans default:
+/// JSON must give it, and [`FnoDecoderConfig::new`] takes it; [`Default`] leaves it 0, which
+/// validation rejects naming `vocab_size`.
+///
+/// ```
+/// use spectrans_models::FnoDecoderConfig;
+/// let c = FnoDecoderConfig { hidden_dim: 64, ..FnoDecoderConfig::new(100) };
+/// assert_eq!((c.num_layers, c.max_sequence_length, c.causal), (12, 2048, true));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FnoDecoderConfig {
@@ -159,11 +189,76 @@ pub struct FnoDecoderConfig {
     #[serde(default = "yes")]
     pub use_positional_encoding: bool,
     /// sinusoidal | learned | rotary | none (spectrans' no-op "alibi" is refused, naming "none").
-    #[serde(default = "sinusoidal")]
-    pub positional_encoding_type: String,
+    #[serde(default, with = "names")]
+    pub positional_encoding_type: PositionalKind,
     /// Recompute block activations during backward.
     #[serde(default)]
     pub gradient_checkpointing: bool,
+}
+
+impl Default for FnoTransformerConfig {
+    fn default() -> Self {
+        FnoTransformerConfig {
+            vocab_size: None,
+            hidden_dim: 512,
+            num_layers: 6,
+            max_sequence_length: 1024,
+            modes: 32,
+            mlp_ratio: 2.0,
+            use_2d: false,
+            spatial_dim: None,
+            num_classes: None,
+            ffn_hidden_dim: None,
+            dropout: 0.0,
+            use_positional_encoding: true,
+            positional_encoding_type: PositionalKind::Sinusoidal,
+            gradient_checkpointing: false,
+            pooling: Pooling::Cls,
+        }
+    }
+}
+
+impl Default for FnoEncoderConfig {
+    fn default() -> Self {
+        FnoEncoderConfig {
+            hidden_dim: 512,
+            num_layers: 6,
+            max_sequence_length: 1024,
+            modes: 32,
+            mlp_ratio: 2.0,
+            ffn_hidden_dim: None,
+            dropout: 0.0,
+            use_positional_encoding: true,
+            positional_encoding_type: PositionalKind::Sinusoidal,
+            gradient_checkpointing: false,
+        }
+    }
+}
+
+impl FnoDecoderConfig {
+    /// spectrans 0.1.0's defaults for a vocabulary of `vocab_size` tokens.
+    pub fn new(vocab_size: usize) -> Self {
+        FnoDecoderConfig { vocab_size, ..Default::default() }
+    }
+}
+
+impl Default for FnoDecoderConfig {
+    fn default() -> Self {
+        FnoDecoderConfig {
+            vocab_size: 0,
+            hidden_dim: d512(),
+            num_layers: l12(),
+            max_sequence_length: len2048(),
+            modes: m32(),
+            mlp_ratio: r2(),
+            causal: yes(),
+            ffn_hidden_dim: None,
+            dropout: 0.0,
+            use_positional_encoding: yes(),
+            positional_encoding_type: PositionalKind::Sinusoidal,
+            gradient_checkpointing: false,
+        }
+    }
 }
 
 /// Any model configuration, tagged by `model_type` in JSON.
@@ -260,7 +355,6 @@ impl ModelConfig {
             ModelConfig::Transformer(c) => {
                 positive("num_classes", c.num_classes)?;
                 positive("vocab_size", c.vocab_size)?;
-                c.pooling.parse::<Pooling>()?;
                 if c.use_2d {
                     let Some(s) = c.spatial_dim else {
                         return Err(ModelError::config("spatial_dim", "must be specified when use_2d is true"));
@@ -299,7 +393,7 @@ impl ModelConfig {
                     ffn_hidden_dim: $c.ffn_hidden_dim,
                     dropout: $c.dropout,
                     use_positional_encoding: $c.use_positional_encoding,
-                    positional_encoding_type: $c.positional_encoding_type.clone(),
+                    positional_encoding_type: $c.positional_encoding_type,
                     gradient_checkpointing: $c.gradient_checkpointing,
                     spatial_dim: $s,
                     causal: $causal,
@@ -371,8 +465,8 @@ pub struct BackboneConfig {
     pub dropout: f64,
     /// Whether to add positions.
     pub use_positional_encoding: bool,
-    /// The positional encoding name.
-    pub positional_encoding_type: String,
+    /// The positional encoding kind.
+    pub positional_encoding_type: PositionalKind,
     /// Recompute block activations during backward.
     pub gradient_checkpointing: bool,
     /// Side of the 2-D grid for 2-D blocks.
@@ -407,7 +501,7 @@ impl BackboneConfig {
         if !(0.0..=1.0).contains(&self.dropout) || self.dropout.is_nan() {
             return Err(ModelError::config("dropout", format!("must be in [0, 1], got {}", self.dropout)));
         }
-        let kind = self.positional_kind()?;
+        let kind = self.positional_kind();
         if matches!(kind, PositionalKind::Sinusoidal | PositionalKind::Rotary) && self.hidden_dim % 2 == 1 {
             return Err(ModelError::config(
                 "hidden_dim",
@@ -421,9 +515,12 @@ impl BackboneConfig {
     }
 
     /// The positional encoding kind (`None` when disabled).
-    pub fn positional_kind(&self) -> Result<PositionalKind> {
-        let kind: PositionalKind = self.positional_encoding_type.parse()?;
-        Ok(if self.use_positional_encoding { kind } else { PositionalKind::None })
+    pub fn positional_kind(&self) -> PositionalKind {
+        if self.use_positional_encoding {
+            self.positional_encoding_type
+        } else {
+            PositionalKind::None
+        }
     }
 
     /// The configuration of each block.
@@ -464,5 +561,55 @@ mod tests {
         assert_eq!(field_of(r#"{"model_type": "fno_transformer", "dropout": null}"#), "dropout");
         let e = ModelConfig::from_json(r#"{"model_type": "fno_encoder", "mlp_ratio": "2"}"#).unwrap_err();
         assert!(e.to_string().starts_with("config: invalid `mlp_ratio`: invalid type: string \"2\""), "{e}");
+    }
+
+    #[test]
+    fn closed_choices_are_enums_with_spectrans_names() {
+        let err = |json: &str| ModelConfig::from_json(json).unwrap_err().to_string();
+        let e = err(r#"{"model_type": "fno_encoder", "positional_encoding_type": "absolute"}"#);
+        assert_eq!(
+            e,
+            "config: invalid `positional_encoding_type`: unknown positional encoding \"absolute\"; \
+             expected sinusoidal, learned, rotary or none"
+        );
+        let e = err(r#"{"model_type": "fno_decoder", "vocab_size": 5, "positional_encoding_type": "alibi"}"#);
+        assert!(e.starts_with("config: invalid `positional_encoding_type`: \"alibi\" is an attention bias"), "{e}");
+        assert!(e.contains("write \"none\""), "{e}");
+        let e = err(r#"{"model_type": "fno_transformer", "pooling": "first"}"#);
+        assert_eq!(e, "config: invalid `pooling`: unknown pooling \"first\"; expected cls, mean or max");
+        let e = err(r#"{"model_type": "fno_transformer", "pooling": 3}"#);
+        assert!(e.contains("`pooling`") && e.contains("expected a string"), "{e}");
+        for (kind, pooling) in [(PositionalKind::Rotary, Pooling::Max), (PositionalKind::None, Pooling::Mean)] {
+            let c = ModelConfig::Transformer(FnoTransformerConfig {
+                positional_encoding_type: kind,
+                pooling,
+                hidden_dim: 8,
+                ..Default::default()
+            });
+            let json = c.to_json();
+            assert!(json.contains(&format!("\"positional_encoding_type\": \"{kind}\"")), "{json}");
+            assert!(json.contains(&format!("\"pooling\": \"{pooling}\"")), "{json}");
+            assert_eq!(ModelConfig::from_json(&json).unwrap(), c);
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_json_defaults() {
+        let parsed = |json: &str| ModelConfig::from_json(json).unwrap();
+        assert_eq!(parsed(r#"{"model_type": "fno_encoder"}"#), ModelConfig::Encoder(FnoEncoderConfig::default()));
+        assert_eq!(
+            parsed(r#"{"model_type": "fno_transformer"}"#),
+            ModelConfig::Transformer(FnoTransformerConfig::default())
+        );
+        assert_eq!(
+            parsed(r#"{"model_type": "fno_decoder", "vocab_size": 7}"#),
+            ModelConfig::Decoder(FnoDecoderConfig::new(7))
+        );
+        assert_eq!(
+            parsed(r#"{"model_type": "fno_operator"}"#),
+            ModelConfig::Operator(crate::FnoOperatorConfig::default())
+        );
+        let e = ModelConfig::Decoder(FnoDecoderConfig::default()).validate().unwrap_err();
+        assert!(e.to_string().contains("vocab_size"), "{e}");
     }
 }

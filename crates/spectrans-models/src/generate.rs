@@ -8,7 +8,7 @@
 //! (spectrans) decoder has no such form — every position sees every other — so it recomputes
 //! the full forward pass per token.
 
-use spectrans_layers::{Ctx, FNOBlock, FftFloat};
+use spectrans_layers::{BlockState, Ctx, FftFloat};
 use spectrans_tensor::{Rng, Tensor};
 
 use crate::error::{ModelError, Result};
@@ -107,16 +107,10 @@ pub struct GenerateOptions {
     pub seed: u64,
 }
 
-/// Per-layer cache of an incremental causal decoder: kernels and the convolution-input history.
-struct LayerCache<T: FftFloat> {
-    kernels: Tensor<T>,
-    history: Vec<T>,
-}
-
 /// Incremental state of a causal decoder over one sequence.
 pub struct Incremental<'m, T: FftFloat> {
     model: &'m FNODecoder<T>,
-    layers: Vec<LayerCache<T>>,
+    layers: Vec<BlockState<T>>,
     pos: usize,
 }
 
@@ -126,17 +120,8 @@ impl<'m, T: FftFloat> Incremental<'m, T> {
         if !model.config.causal {
             return Err(ModelError::Input("incremental decoding needs a causal decoder (causal = true)".into()));
         }
-        let layers = model
-            .backbone
-            .blocks
-            .iter()
-            .map(|b| {
-                let conv = b.fno.causal_conv.as_ref().ok_or_else(|| {
-                    ModelError::Input("incremental decoding needs causal blocks (a causal_conv in each)".into())
-                })?;
-                Ok(LayerCache { kernels: conv.kernels(capacity)?, history: Vec::new() })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let layers =
+            model.backbone.blocks.iter().map(|b| Ok(b.incremental_state(capacity)?)).collect::<Result<Vec<_>>>()?;
         Ok(Incremental { model, layers, pos: 0 })
     }
 
@@ -152,8 +137,8 @@ impl<'m, T: FftFloat> Incremental<'m, T> {
         if let Some(pe) = &bb.positional_encoding {
             h = add_position(pe, &ctx, &h, t, d)?;
         }
-        for (block, cache) in bb.blocks.iter().zip(&mut self.layers) {
-            h = step_block(block, cache, &ctx, &h, t, d)?;
+        for (block, state) in bb.blocks.iter().zip(&mut self.layers) {
+            h = block.step(&ctx, state, &h)?;
         }
         let h = bb.final_norm.forward(&ctx, &h)?;
         let logits = self.model.lm_head.forward(&ctx, &h)?;
@@ -183,46 +168,6 @@ fn add_position<T: FftFloat>(
         }
         _ => h.add(&row)?,
     })
-}
-
-fn step_block<T: FftFloat>(
-    block: &FNOBlock<T>,
-    cache: &mut LayerCache<T>,
-    ctx: &Ctx<T>,
-    x: &Tensor<T>,
-    t: usize,
-    d: usize,
-) -> Result<Tensor<T>> {
-    let u = match &block.norm1 {
-        Some(n) => n.forward(ctx, x)?,
-        None => x.clone(),
-    };
-    cache.history.extend_from_slice(u.data());
-    let taps = cache.kernels.shape()[1];
-    if t >= taps && taps < block.fno.causal_conv.as_ref().map(|c| c.period).unwrap_or(0) {
-        return Err(ModelError::Input(format!("incremental state holds {taps} positions; position {t} is beyond it")));
-    }
-    let k = cache.kernels.data();
-    let mut s = vec![T::zero(); d];
-    for (c, sc) in s.iter_mut().enumerate() {
-        let mut acc = 0.0f64;
-        for j in 0..=t.min(taps.saturating_sub(1)) {
-            acc += k[c * taps + j].as_f64() * cache.history[(t - j) * d + c].as_f64();
-        }
-        *sc = T::of(acc);
-    }
-    let mut sum = Tensor::from_vec(s, &[1, 1, d])?;
-    if let Some(l) = &block.fno.linear {
-        sum = sum.add(&l.forward(ctx, &u)?)?;
-    }
-    let x = x.add(&block.fno.activation.apply(&sum)?)?;
-    let Some(ffn) = &block.ffn else { return Ok(x) };
-    let h = match &block.norm2 {
-        Some(n) => n.forward(ctx, &x)?,
-        None => x.clone(),
-    };
-    let h = ffn.fc2.forward(ctx, &block.activation.apply(&ffn.fc1.forward(ctx, &h)?)?)?;
-    Ok(x.add(&h)?)
 }
 
 impl<T: FftFloat> FNODecoder<T> {

@@ -41,5 +41,10 @@ pub use error::{ModelError, Result};
 pub use generate::{GenerateOptions, Incremental, Sampling};
 pub use input::{InputData, InputFile};
 pub use models::{FNODecoder, FNOEncoder, FNOTransformer, Model};
-pub use operator::{FNOOperator, FnoOperatorConfig};
+pub use operator::{FNOOperator, FnoOperatorConfig, GridEncoding};
 pub use tokenizer::{CharTokenizer, TOKENIZER_FILE};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

@@ -49,7 +49,7 @@ impl<T: FftFloat> FNOTransformer<T> {
         let bb = checked_backbone::<T>(&full)?;
         let mut rng = Rng::seed(seed);
         let backbone = Backbone::new(&bb, &mut rng)?;
-        let pooling: Pooling = config.pooling.parse()?;
+        let pooling: Pooling = config.pooling;
         let output_head = config
             .num_classes
             .map(|c| ClassificationHead::new(config.hidden_dim, c, pooling, config.dropout, &mut rng));
@@ -148,7 +148,7 @@ impl<T: FftFloat> FNODecoder<T> {
         let bb = checked_backbone::<T>(&full)?;
         let mut rng = Rng::seed(seed);
         let backbone = Backbone::new(&bb, &mut rng)?;
-        let lm_head = Linear::new(config.hidden_dim, config.vocab_size, true, &mut rng);
+        let lm_head = Linear::new(config.hidden_dim, config.vocab_size, &mut rng);
         Ok(FNODecoder { backbone, lm_head, config: config.clone() })
     }
 

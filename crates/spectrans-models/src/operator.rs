@@ -3,7 +3,7 @@
 //! weights run at any grid size.
 
 use serde::{Deserialize, Serialize};
-use spectrans_layers::{Activation, Ctx, FftFloat, FourierNeuralOperator, Linear, Module, Visitor};
+use spectrans_layers::{Activation, Ctx, FftFloat, FnoPaths, FourierNeuralOperator, Linear, Module, Visitor};
 use spectrans_tensor::{Rng, Tensor};
 
 use crate::error::{ModelError, Result};
@@ -23,8 +23,30 @@ fn l4() -> usize {
 fn p128() -> usize {
     128
 }
-fn linear() -> String {
-    "linear".into()
+
+/// The grid coordinates an [`FNOOperator`] appends to its input (`grid` in JSON: `"linear"`,
+/// `"periodic"` or `"none"`; other names are refused, listing these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GridEncoding {
+    /// x = j/N per axis, as Li et al.
+    #[default]
+    Linear,
+    /// (sin 2πx, cos 2πx) per axis: band-limited, exactly resolution-consistent.
+    Periodic,
+    /// No coordinates.
+    None,
+}
+
+impl GridEncoding {
+    /// Features appended per axis.
+    pub fn channels_per_axis(self) -> usize {
+        match self {
+            GridEncoding::Linear => 1,
+            GridEncoding::Periodic => 2,
+            GridEncoding::None => 0,
+        }
+    }
 }
 
 /// Configuration of an [`FNOOperator`] (`"model_type": "fno_operator"`).
@@ -51,8 +73,8 @@ pub struct FnoOperatorConfig {
     pub projection_dim: usize,
     /// Grid coordinates appended to the input: "linear" (x = j/N, as Li et al.), "periodic"
     /// (sin 2πx, cos 2πx: band-limited, exactly resolution-consistent) or "none".
-    #[serde(default = "linear")]
-    pub grid: String,
+    #[serde(default)]
+    pub grid: GridEncoding,
     /// 1 for functions on a line (B, S, C), 2 for functions on a grid (B, H, W, C).
     #[serde(default = "one")]
     pub spatial_dims: usize,
@@ -67,7 +89,7 @@ impl Default for FnoOperatorConfig {
             modes: 16,
             num_layers: 4,
             projection_dim: 128,
-            grid: linear(),
+            grid: GridEncoding::Linear,
             spatial_dims: 1,
         }
     }
@@ -76,16 +98,7 @@ impl Default for FnoOperatorConfig {
 impl FnoOperatorConfig {
     /// Number of grid features appended to each point.
     pub fn grid_channels(&self) -> Result<usize> {
-        let per_axis = self.spatial_dims.clamp(1, 2);
-        match self.grid.as_str() {
-            "linear" => Ok(per_axis),
-            "periodic" => Ok(2 * per_axis),
-            "none" => Ok(0),
-            other => Err(ModelError::config(
-                "grid",
-                format!("unknown grid encoding {other:?}; expected linear, periodic or none"),
-            )),
-        }
+        Ok(self.spatial_dims.clamp(1, 2) * self.grid.channels_per_axis())
     }
 
     /// Checks every field, naming the first invalid one.
@@ -135,30 +148,32 @@ impl<T: FftFloat> FNOOperator<T> {
         let mut rng = Rng::seed(seed);
         let c = config;
         // cannot overflow: the budget check above added them in u128 and bounded the result
-        let lifting = Linear::new(c.in_channels + c.grid_channels()?, c.width, true, &mut rng);
+        let lifting = Linear::new(c.in_channels + c.grid_channels()?, c.width, &mut rng);
         let fourier_layers = (0..c.num_layers)
             .map(|i| {
                 let act = if i + 1 < c.num_layers { Activation::Gelu } else { Activation::Identity };
                 if c.spatial_dims == 2 {
                     FourierNeuralOperator::new_2d(c.width, c.modes, act, &mut rng)
                 } else {
-                    FourierNeuralOperator::new(c.width, c.modes, act, true, true, &mut rng)
+                    FourierNeuralOperator::new(c.width, c.modes, act, FnoPaths::Both, &mut rng)
                 }
             })
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let projection1 = Linear::new(c.width, c.projection_dim, true, &mut rng);
-        let projection2 = Linear::new(c.projection_dim, c.out_channels, true, &mut rng);
+        let projection1 = Linear::new(c.width, c.projection_dim, &mut rng);
+        let projection2 = Linear::new(c.projection_dim, c.out_channels, &mut rng);
         Ok(FNOOperator { lifting, fourier_layers, projection1, projection2, config: c.clone() })
     }
 
     /// Grid features of the point `j` of an axis of `n` points (x = j/n).
     fn features(&self, j: usize, n: usize, out: &mut Vec<T>) {
         let pos = j as f64 / n as f64;
-        if self.config.grid == "linear" {
-            out.push(T::of(pos));
-        } else {
-            let a = 2.0 * std::f64::consts::PI * pos;
-            out.extend([T::of(a.sin()), T::of(a.cos())]);
+        match self.config.grid {
+            GridEncoding::Linear => out.push(T::of(pos)),
+            GridEncoding::Periodic => {
+                let a = 2.0 * std::f64::consts::PI * pos;
+                out.extend([T::of(a.sin()), T::of(a.cos())]);
+            }
+            GridEncoding::None => {}
         }
     }
 
@@ -284,7 +299,7 @@ mod tests {
             modes: 8,
             num_layers: 3,
             projection_dim: 16,
-            grid: "periodic".into(),
+            grid: GridEncoding::Periodic,
             ..Default::default()
         };
         let op = FNOOperator::<f64>::new(&cfg, 3).unwrap();
@@ -305,8 +320,8 @@ mod tests {
     fn gradients_match_finite_differences_for_the_input() {
         let cfg = FnoOperatorConfig { width: 4, modes: 3, num_layers: 2, projection_dim: 5, ..Default::default() };
         let op = FNOOperator::<f64>::new(&cfg, 1).unwrap();
-        let x = spectrans_tensor::testing::tensor_from::<f64>(&[2, 9, 1], 4, -1.0, 1.0);
-        spectrans_tensor::testing::assert_gradients(&[x], |v| {
+        let x = spectrans_tensor::gradcheck::tensor_from::<f64>(&[2, 9, 1], 4, -1.0, 1.0);
+        spectrans_tensor::gradcheck::assert_gradients(&[x], |v| {
             op.forward(&Ctx::eval_with_tape(&v[0].tape().unwrap_or_default()), &v[0])
                 .map_err(|e| spectrans_tensor::TensorError::invalid("operator", e.to_string()))
         });
@@ -319,7 +334,7 @@ mod tests {
             modes: 4,
             num_layers: 2,
             projection_dim: 8,
-            grid: "periodic".into(),
+            grid: GridEncoding::Periodic,
             spatial_dims: 2,
             ..Default::default()
         };
@@ -355,9 +370,8 @@ mod tests {
         assert!(op.forward(&Ctx::inference(), &Tensor::ones(&[0, 8, 1])).is_err());
         let e = FNOOperator::<f32>::new(&FnoOperatorConfig { width: 0, ..Default::default() }, 0).err().unwrap();
         assert!(e.to_string().contains("width"));
-        let e = FNOOperator::<f32>::new(&FnoOperatorConfig { grid: "polar".into(), ..Default::default() }, 0)
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("grid"));
+        let e = crate::ModelConfig::from_json(r#"{"model_type": "fno_operator", "grid": "polar"}"#).unwrap_err();
+        let e = e.to_string();
+        assert!(e.contains("`grid`") && e.contains("polar") && e.contains("periodic"), "{e}");
     }
 }

@@ -54,11 +54,21 @@ pub struct Converted {
     pub notes: Vec<String>,
 }
 
+/// What [`convert_folder`] does with an existing `model.safetensors`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Existing {
+    /// Refuse to convert (an error naming the file): the safe default.
+    #[default]
+    Keep,
+    /// Replace it (the command line's `--force`).
+    Replace,
+}
+
 /// Converts the `torch.save` weights of a model folder (`model.pt`, `model.pth` or
 /// `pytorch_model.bin`, the first present) into `model.safetensors` beside them: same key names,
 /// float precision kept, written atomically, and only after the weights are checked to fit
-/// `config.json`. An existing `model.safetensors` is replaced only when `overwrite` is set.
-pub fn convert_folder(dir: &Path, overwrite: bool) -> Result<Converted> {
+/// `config.json`. An existing `model.safetensors` is replaced only with [`Existing::Replace`].
+pub fn convert_folder(dir: &Path, existing: Existing) -> Result<Converted> {
     let config = crate::checkpoint::read_config(dir)?;
     let target = dir.join(WEIGHTS_FILES[0]);
     let torch_names = &WEIGHTS_FILES[1..];
@@ -70,7 +80,7 @@ pub fn convert_folder(dir: &Path, overwrite: bool) -> Result<Converted> {
         ));
     };
     let source = dir.join(name);
-    if target.is_file() && !overwrite {
+    if target.is_file() && existing == Existing::Keep {
         return Err(ModelError::checkpoint(
             target.display().to_string(),
             "exists already; pass --force to overwrite it".to_string(),

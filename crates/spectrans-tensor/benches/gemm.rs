@@ -17,7 +17,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use spectrans_tensor::{Rng, Tensor};
+use spectrans_tensor::{Rng, Tensor, Transpose};
 
 /// Threads for every candidate: 2, or `GEMM_BENCH_THREADS`.
 fn threads() -> usize {
@@ -59,7 +59,7 @@ struct Case {
     /// (row, col) strides of op(lhs) and op(rhs) in elements.
     lhs_strides: (isize, isize),
     rhs_strides: (isize, isize),
-    trans: (bool, bool),
+    trans: Transpose,
 }
 
 impl Case {
@@ -75,7 +75,7 @@ impl Case {
                 n: outer,
                 lhs_strides: (inner as isize, 1),
                 rhs_strides: (outer as isize, 1),
-                trans: (false, false),
+                trans: Transpose::Neither,
             },
             Variant::Nt => Case {
                 variant,
@@ -86,7 +86,7 @@ impl Case {
                 n: outer,
                 lhs_strides: (inner as isize, 1),
                 rhs_strides: (1, inner as isize),
-                trans: (false, true),
+                trans: Transpose::Rhs,
             },
             Variant::Tn => Case {
                 variant,
@@ -97,7 +97,7 @@ impl Case {
                 n: outer,
                 lhs_strides: (1, inner as isize),
                 rhs_strides: (outer as isize, 1),
-                trans: (true, false),
+                trans: Transpose::Lhs,
             },
         }
     }
@@ -173,7 +173,7 @@ fn run_matrixmultiply(c: &Case, dst: &mut [f32]) {
 }
 
 fn run_ours(c: &Case) -> Tensor<f32> {
-    c.lhs.matmul_t(&c.rhs, c.trans.0, c.trans.1).expect("shapes agree")
+    c.lhs.matmul_t(&c.rhs, c.trans).expect("shapes agree")
 }
 
 fn main() {

@@ -10,14 +10,16 @@
 //!   hand-written backward, defined in other crates.
 //! - [`checkpoint`]: gradient checkpointing of a segment.
 //! - [`io`]: safetensors files (read, checked decode, encode, atomic writes) for every crate above.
+//! - [`gradcheck`]: finite-difference and adjoint checks of a hand-written backward (your own
+//!   ops' too), with proptest shape strategies behind the `proptest` feature.
 //!
 //! ```
-//! use spectrans_tensor::{Parameter, Rng, Tape, Tensor};
+//! use spectrans_tensor::{Parameter, Rng, Tape, Tensor, Transpose};
 //! let mut rng = Rng::seed(0);
 //! let w = Parameter::new(Tensor::<f32>::randn(&[3, 4], 0.0, 0.1, &mut rng));
 //! let x = Tensor::<f32>::randn(&[2, 5, 4], 0.0, 1.0, &mut rng);
 //! let tape = Tape::new();
-//! let y = x.matmul_t(&tape.watch(&w), false, true)?.gelu()?;   // (2, 5, 3)
+//! let y = x.matmul_t(&tape.watch(&w), Transpose::Rhs)?.gelu()?;   // (2, 5, 3)
 //! let loss = y.mul(&y)?.mean(&[], false)?;
 //! loss.backward()?;
 //! assert_eq!(w.grad().unwrap().shape(), &[3, 4]);
@@ -28,6 +30,7 @@
 
 mod error;
 mod float;
+pub mod gradcheck;
 pub mod io;
 pub mod limits;
 pub mod ops;
@@ -36,11 +39,20 @@ mod rng;
 pub mod shape;
 mod tape;
 mod tensor;
-pub mod testing;
 
 pub use error::{Result, TensorError};
 pub use float::{DType, Float};
 pub use ops::loss::Reduction;
+pub use ops::matmul::Transpose;
+pub use ops::reduce::Variance;
 pub use rng::Rng;
 pub use tape::{checkpoint, Backward, Parameter, Tape};
 pub use tensor::Tensor;
+
+/// The former name of [`gradcheck`], kept for existing callers.
+pub use gradcheck as testing;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

@@ -8,7 +8,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use spectrans_tensor::{Parameter, Rng, Tape, Tensor};
+use spectrans_tensor::{Parameter, Rng, Tape, Tensor, Transpose};
 
 /// Counts every block requested from the system allocator (alloc, alloc_zeroed, realloc), on any thread.
 struct CountingAllocator;
@@ -50,10 +50,10 @@ fn blocks_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
 /// The six-op chain `matmul_t → add bias → gelu → matmul_t → tanh → sum` on whatever tensors it
 /// is given (constants or watched parameters), with the heap blocks each op requested.
 fn mlp(x: &Tensor<f32>, w1: &Tensor<f32>, b1: &Tensor<f32>, w2: &Tensor<f32>) -> (Tensor<f32>, [usize; 6]) {
-    let (h, a) = blocks_during(|| x.matmul_t(w1, false, true).unwrap());
+    let (h, a) = blocks_during(|| x.matmul_t(w1, Transpose::Rhs).unwrap());
     let (h, b) = blocks_during(|| h.add(b1).unwrap());
     let (h, c) = blocks_during(|| h.gelu().unwrap());
-    let (h, d) = blocks_during(|| h.matmul_t(w2, false, true).unwrap());
+    let (h, d) = blocks_during(|| h.matmul_t(w2, Transpose::Rhs).unwrap());
     let (h, e) = blocks_during(|| h.tanh().unwrap());
     let (y, f) = blocks_during(|| h.sum(&[], false).unwrap());
     (y, [a, b, c, d, e, f])

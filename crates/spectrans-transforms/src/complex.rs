@@ -230,7 +230,7 @@ mod tests {
     use super::*;
     use crate::testutil::*;
     use proptest::prelude::*;
-    use spectrans_tensor::testing::{adjoint_error, assert_gradients};
+    use spectrans_tensor::gradcheck::{adjoint_error, assert_gradients};
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(16))]

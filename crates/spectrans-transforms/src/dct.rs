@@ -253,7 +253,7 @@ mod tests {
     use super::*;
     use crate::testutil::*;
     use proptest::prelude::*;
-    use spectrans_tensor::testing::{adjoint_error, assert_gradients};
+    use spectrans_tensor::gradcheck::{adjoint_error, assert_gradients};
     use std::f64::consts::PI;
 
     type Op = fn(&Tensor<f64>, isize, DctNorm) -> Result<Tensor<f64>>;

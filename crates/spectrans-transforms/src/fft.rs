@@ -142,7 +142,7 @@ mod tests {
     use crate::testutil::*;
     use crate::TransformError;
     use proptest::prelude::*;
-    use spectrans_tensor::testing::{adjoint_error, assert_gradients};
+    use spectrans_tensor::gradcheck::{adjoint_error, assert_gradients};
     use spectrans_tensor::TensorError;
 
     proptest! {

@@ -134,7 +134,7 @@ mod tests {
     use super::*;
     use crate::testutil::*;
     use proptest::prelude::*;
-    use spectrans_tensor::testing::{adjoint_error, assert_gradients};
+    use spectrans_tensor::gradcheck::{adjoint_error, assert_gradients};
 
     /// Naive 2-D DFT over axes (0, 1) of a (H, W, 2) complex tensor.
     fn naive_2d(x: &Tensor<f64>, inverse: bool, scale: f64) -> Tensor<f64> {

@@ -23,39 +23,52 @@
 //! for (a, b) in signal.iter().zip(&original) {
 //!     assert!((a / 8.0 - b).abs() < 1e-6);
 //! }
-//! assert!(std::sync::Arc::ptr_eq(&plan::fft::<f64>(12), &plan::fft::<f64>(12)));
+//! assert!(plan::fft::<f64>(12).same_plan(&plan::fft::<f64>(12)));
 //! ```
+//!
+//! The plan types ([`FftPlan`], [`RealFftPlan`], [`RealIfftPlan`], [`DctPlan`]) are this crate's
+//! own: the FFT libraries behind them (rustfft, realfft, rustdct) are an implementation detail
+//! and appear in no public signature. Spectra are [`num_complex::Complex`] values.
 
 use std::any::TypeId;
 use std::mem::ManuallyDrop;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
-use rustdct::{DctPlanner, TransformType2And3};
-use rustfft::{Fft, FftPlanner};
+use num_complex::Complex;
+use realfft::{ComplexToReal, RealToComplex};
+use rustdct::TransformType2And3;
+use rustfft::Fft;
 use spectrans_tensor::{Float, TensorError};
 
 mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
-}
+    use std::sync::Mutex;
 
-/// The planners of one element type. Obtained through [`FftFloat::planners`]; use the free
-/// functions of this module instead of touching it directly.
-pub struct Planners<T: rustdct::DctNum> {
-    complex: Mutex<FftPlanner<T>>,
-    real: Mutex<RealFftPlanner<T>>,
-    dct: Mutex<DctPlanner<T>>,
-}
+    use realfft::RealFftPlanner;
+    use rustdct::DctPlanner;
+    use rustfft::FftPlanner;
 
-impl<T: rustdct::DctNum> Planners<T> {
-    fn new() -> Self {
-        Planners {
-            complex: Mutex::new(FftPlanner::new()),
-            real: Mutex::new(RealFftPlanner::new()),
-            dct: Mutex::new(DctPlanner::new()),
+    /// The planners of one element type, behind the free functions of this module.
+    pub struct Planners<T: rustdct::DctNum> {
+        pub(super) complex: Mutex<FftPlanner<T>>,
+        pub(super) real: Mutex<RealFftPlanner<T>>,
+        pub(super) dct: Mutex<DctPlanner<T>>,
+    }
+
+    impl<T: rustdct::DctNum> Planners<T> {
+        pub(super) fn new() -> Self {
+            Planners {
+                complex: Mutex::new(FftPlanner::new()),
+                real: Mutex::new(RealFftPlanner::new()),
+                dct: Mutex::new(DctPlanner::new()),
+            }
         }
+    }
+
+    /// The FFT libraries' element-type bound and the process-wide planners, out of sight: a
+    /// user can neither name nor implement it.
+    pub trait Sealed: rustdct::DctNum {
+        /// The process-wide planners of this type.
+        fn planners() -> &'static Planners<Self>;
     }
 }
 
@@ -69,51 +82,219 @@ fn lock<P>(m: &Mutex<P>) -> MutexGuard<'_, P> {
 ///
 /// Every [`Float`] of `spectrans-tensor` is one of these; the tensor functions of this crate take
 /// any `T: Float` and dispatch to the matching implementation.
-pub trait FftFloat: Float + rustdct::DctNum + sealed::Sealed {
-    /// The process-wide planners of this type.
-    fn planners() -> &'static Planners<Self>;
-}
+pub trait FftFloat: Float + sealed::Sealed {}
 
-impl FftFloat for f32 {
-    fn planners() -> &'static Planners<f32> {
-        static PLANNERS: OnceLock<Planners<f32>> = OnceLock::new();
-        PLANNERS.get_or_init(Planners::new)
+impl sealed::Sealed for f32 {
+    fn planners() -> &'static sealed::Planners<f32> {
+        static PLANNERS: OnceLock<sealed::Planners<f32>> = OnceLock::new();
+        PLANNERS.get_or_init(sealed::Planners::new)
     }
 }
 
-impl FftFloat for f64 {
-    fn planners() -> &'static Planners<f64> {
-        static PLANNERS: OnceLock<Planners<f64>> = OnceLock::new();
-        PLANNERS.get_or_init(Planners::new)
+impl sealed::Sealed for f64 {
+    fn planners() -> &'static sealed::Planners<f64> {
+        static PLANNERS: OnceLock<sealed::Planners<f64>> = OnceLock::new();
+        PLANNERS.get_or_init(sealed::Planners::new)
+    }
+}
+
+impl FftFloat for f32 {}
+impl FftFloat for f64 {}
+
+/// An error of a plan run: the buffer lengths do not fit the plan, or (inverse real FFT) the
+/// imaginary part of DC or Nyquist is not zero.
+fn plan_error(op: &'static str, e: impl std::fmt::Display) -> TensorError {
+    TensorError::invalid(op, e.to_string())
+}
+
+/// The methods every plan type has: its length, and whether two handles share one cached plan.
+macro_rules! plan_basics {
+    () => {
+        /// The transform length n (of the real signal, for the real FFTs).
+        pub fn len(&self) -> usize {
+            self.0.len()
+        }
+
+        /// Whether the length is 0.
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+
+        /// Whether both are the one cached plan.
+        pub fn same_plan(&self, other: &Self) -> bool {
+            Arc::ptr_eq(&self.0, &other.0)
+        }
+    };
+    (scratch) => {
+        plan_basics!();
+
+        /// Scratch elements a `process_*with_scratch` call needs.
+        pub fn get_scratch_len(&self) -> usize {
+            self.0.get_scratch_len()
+        }
+    };
+}
+
+/// A cached complex FFT of one length and direction, unnormalised: forward
+/// X_k = Σ_j x_j e^{−2πi jk/n}, inverse x_j = Σ_k X_k e^{+2πi jk/n}. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct FftPlan<T: FftFloat>(Arc<dyn Fft<T>>);
+
+impl<T: FftFloat> FftPlan<T> {
+    plan_basics!();
+
+    /// Scratch elements [`Self::process_with_scratch`] needs.
+    pub fn get_inplace_scratch_len(&self) -> usize {
+        self.0.get_inplace_scratch_len()
+    }
+
+    /// Transforms `buffer` in place (any multiple of n elements: one transform per chunk),
+    /// with `scratch` of at least [`Self::get_inplace_scratch_len`] elements.
+    pub fn process_with_scratch(&self, buffer: &mut [Complex<T>], scratch: &mut [Complex<T>]) {
+        self.0.process_with_scratch(buffer, scratch)
+    }
+
+    /// Transforms `buffer` in place, allocating its scratch.
+    pub fn process(&self, buffer: &mut [Complex<T>]) {
+        self.0.process(buffer)
+    }
+}
+
+/// A cached real-to-complex FFT of length n: n real samples → n/2+1 bins, unnormalised.
+#[derive(Clone)]
+pub struct RealFftPlan<T: FftFloat>(Arc<dyn RealToComplex<T>>);
+
+impl<T: FftFloat> RealFftPlan<T> {
+    plan_basics!(scratch);
+
+    /// A zeroed input buffer (n samples).
+    pub fn make_input_vec(&self) -> Vec<T> {
+        self.0.make_input_vec()
+    }
+
+    /// A zeroed output buffer (n/2+1 bins).
+    pub fn make_output_vec(&self) -> Vec<Complex<T>> {
+        self.0.make_output_vec()
+    }
+
+    /// A zeroed scratch buffer.
+    pub fn make_scratch_vec(&self) -> Vec<Complex<T>> {
+        self.0.make_scratch_vec()
+    }
+
+    /// Transforms `input` (n samples, used as scratch too) into `output` (n/2+1 bins). An error
+    /// when a length does not fit.
+    pub fn process_with_scratch(
+        &self,
+        input: &mut [T],
+        output: &mut [Complex<T>],
+        scratch: &mut [Complex<T>],
+    ) -> Result<(), TensorError> {
+        self.0.process_with_scratch(input, output, scratch).map_err(|e| plan_error("rfft plan", e))
+    }
+
+    /// [`Self::process_with_scratch`], allocating its scratch.
+    pub fn process(&self, input: &mut [T], output: &mut [Complex<T>]) -> Result<(), TensorError> {
+        self.0.process(input, output).map_err(|e| plan_error("rfft plan", e))
+    }
+}
+
+/// A cached complex-to-real inverse FFT of length n: n/2+1 bins → n real samples, unnormalised.
+/// It rejects (after computing) a non-zero imaginary part of the DC bin and, for even n, of the
+/// Nyquist bin: zero them first.
+#[derive(Clone)]
+pub struct RealIfftPlan<T: FftFloat>(Arc<dyn ComplexToReal<T>>);
+
+impl<T: FftFloat> RealIfftPlan<T> {
+    plan_basics!(scratch);
+
+    /// A zeroed input buffer (n/2+1 bins).
+    pub fn make_input_vec(&self) -> Vec<Complex<T>> {
+        self.0.make_input_vec()
+    }
+
+    /// A zeroed output buffer (n samples).
+    pub fn make_output_vec(&self) -> Vec<T> {
+        self.0.make_output_vec()
+    }
+
+    /// A zeroed scratch buffer.
+    pub fn make_scratch_vec(&self) -> Vec<Complex<T>> {
+        self.0.make_scratch_vec()
+    }
+
+    /// Transforms `input` (n/2+1 bins, used as scratch too) into `output` (n samples). An error
+    /// when a length does not fit or an edge bin has an imaginary part.
+    pub fn process_with_scratch(
+        &self,
+        input: &mut [Complex<T>],
+        output: &mut [T],
+        scratch: &mut [Complex<T>],
+    ) -> Result<(), TensorError> {
+        self.0.process_with_scratch(input, output, scratch).map_err(|e| plan_error("irfft plan", e))
+    }
+
+    /// [`Self::process_with_scratch`], allocating its scratch.
+    pub fn process(&self, input: &mut [Complex<T>], output: &mut [T]) -> Result<(), TensorError> {
+        self.0.process(input, output).map_err(|e| plan_error("irfft plan", e))
+    }
+}
+
+/// A cached DCT-II/DCT-III/DST-II/DST-III of length n, in place, unnormalised (e.g. DCT-II
+/// X_k = Σ_j x_j cos(πk(2j+1)/2n)).
+#[derive(Clone)]
+pub struct DctPlan<T: FftFloat>(Arc<dyn TransformType2And3<T>>);
+
+impl<T: FftFloat> DctPlan<T> {
+    plan_basics!(scratch);
+
+    /// DCT-II of `buffer` (n elements) in place.
+    pub fn process_dct2_with_scratch(&self, buffer: &mut [T], scratch: &mut [T]) {
+        self.0.process_dct2_with_scratch(buffer, scratch)
+    }
+
+    /// DCT-III of `buffer` (n elements) in place.
+    pub fn process_dct3_with_scratch(&self, buffer: &mut [T], scratch: &mut [T]) {
+        self.0.process_dct3_with_scratch(buffer, scratch)
+    }
+
+    /// DST-II of `buffer` (n elements) in place.
+    pub fn process_dst2_with_scratch(&self, buffer: &mut [T], scratch: &mut [T]) {
+        self.0.process_dst2_with_scratch(buffer, scratch)
+    }
+
+    /// DST-III of `buffer` (n elements) in place.
+    pub fn process_dst3_with_scratch(&self, buffer: &mut [T], scratch: &mut [T]) {
+        self.0.process_dst3_with_scratch(buffer, scratch)
     }
 }
 
 /// The cached forward complex FFT of length `n` (unnormalised: X_k = Σ_j x_j e^{−2πi jk/n}).
-pub fn fft<T: FftFloat>(n: usize) -> Arc<dyn Fft<T>> {
-    lock(&T::planners().complex).plan_fft_forward(n)
+pub fn fft<T: FftFloat>(n: usize) -> FftPlan<T> {
+    FftPlan(lock(&T::planners().complex).plan_fft_forward(n))
 }
 
 /// The cached inverse complex FFT of length `n` (unnormalised: x_j = Σ_k X_k e^{+2πi jk/n}).
-pub fn ifft<T: FftFloat>(n: usize) -> Arc<dyn Fft<T>> {
-    lock(&T::planners().complex).plan_fft_inverse(n)
+pub fn ifft<T: FftFloat>(n: usize) -> FftPlan<T> {
+    FftPlan(lock(&T::planners().complex).plan_fft_inverse(n))
 }
 
 /// The cached real-to-complex FFT of length `n` (n real samples → n/2+1 bins, unnormalised).
-pub fn real_fft<T: FftFloat>(n: usize) -> Arc<dyn RealToComplex<T>> {
-    lock(&T::planners().real).plan_fft_forward(n)
+pub fn real_fft<T: FftFloat>(n: usize) -> RealFftPlan<T> {
+    RealFftPlan(lock(&T::planners().real).plan_fft_forward(n))
 }
 
 /// The cached complex-to-real inverse FFT of length `n` (n/2+1 bins → n real samples,
-/// unnormalised). It rejects (with `FftError::InputValues`, after computing) a non-zero imaginary
-/// part of the DC bin and, for even `n`, of the Nyquist bin: zero them first.
-pub fn real_ifft<T: FftFloat>(n: usize) -> Arc<dyn ComplexToReal<T>> {
-    lock(&T::planners().real).plan_fft_inverse(n)
+/// unnormalised). It rejects (with an error, after computing) a non-zero imaginary part of the
+/// DC bin and, for even `n`, of the Nyquist bin: zero them first.
+pub fn real_ifft<T: FftFloat>(n: usize) -> RealIfftPlan<T> {
+    RealIfftPlan(lock(&T::planners().real).plan_fft_inverse(n))
 }
 
 /// The cached DCT-II/DCT-III/DST-II/DST-III plan of length `n` (rustdct's unnormalised
 /// conventions, e.g. DCT-II X_k = Σ_j x_j cos(πk(2j+1)/2n)).
-pub fn dct<T: FftFloat>(n: usize) -> Arc<dyn TransformType2And3<T>> {
-    lock(&T::planners().dct).plan_dct2(n)
+pub fn dct<T: FftFloat>(n: usize) -> DctPlan<T> {
+    DctPlan(lock(&T::planners().dct).plan_dct2(n))
 }
 
 /// Real FFTs along the middle axis of a row-major (outer, n, inner) buffer — the FNO layout
@@ -211,8 +392,8 @@ mod tests {
 
     #[test]
     fn plans_are_shared_and_threads_agree() {
-        assert!(Arc::ptr_eq(&real_fft::<f32>(30), &real_fft::<f32>(30)));
-        assert!(Arc::ptr_eq(&ifft::<f64>(7), &ifft::<f64>(7)));
+        assert!(real_fft::<f32>(30).same_plan(&real_fft::<f32>(30)));
+        assert!(ifft::<f64>(7).same_plan(&ifft::<f64>(7)));
         assert_eq!(dct::<f64>(5).len(), 5);
         let results: Vec<Vec<f64>> = std::thread::scope(|s| {
             let hs: Vec<_> = (0..4)

@@ -2,7 +2,7 @@
 
 use num_complex::Complex;
 use proptest::prelude::*;
-use spectrans_tensor::testing::tensor_from;
+use spectrans_tensor::gradcheck::tensor_from;
 use spectrans_tensor::Tensor;
 
 use crate::norm::Norm;

@@ -23,7 +23,7 @@ use num_complex::Complex;
 use rayon::prelude::*;
 use spectrans_tensor::{Backward, Result, Tensor, TensorError};
 
-use crate::spectral::lanes::{gather_tile_as, scatter_tile_as, Layout, SharedMut, TILE};
+use crate::spectral::lanes::{gather_tile_as, scatter_tile_as, Layout, SharedMut, Tile, TILE};
 use spectrans_transforms::plan::{real_fft, real_ifft};
 use spectrans_transforms::FftFloat;
 
@@ -133,15 +133,11 @@ fn convolve<T: FftFloat>(x: &[T], kf: &[Complex<f64>], g: &Geometry, conjugate: 
     // every element is written by exactly one task before the length is set
     let len = x.len();
     let mut y: Vec<T> = Vec::with_capacity(len);
-    let tiles = lay.channels.div_ceil(TILE);
     let dst = SharedMut(y.as_mut_ptr());
     let scale = 1.0 / p as f64;
-    (0..lay.batch * tiles).into_par_iter().for_each_init(
+    lay.par_tiles(
         || (vec![0.0; TILE * p], fwd.make_output_vec(), fwd.make_scratch_vec(), inv.make_scratch_vec()),
-        |(tile, spec, s_fwd, s_inv), task| {
-            let (b, t) = (task / tiles, task % tiles);
-            let c0 = t * TILE;
-            let width = TILE.min(lay.channels - c0);
+        |(tile, spec, s_fwd, s_inv), Tile { b, c0, width }| {
             gather_tile_as(x, &lay, b, c0, width, tile, p, |v: T| v.as_f64());
             for l in 0..width {
                 let row = &mut tile[l * p..(l + 1) * p];
@@ -198,13 +194,12 @@ impl<T: FftFloat> CausalBackward<T> {
         let bins = p / 2 + 1;
         let fwd = real_fft::<f64>(p);
         let inv = real_ifft::<f64>(p);
-        let tiles = lay.channels.div_ceil(TILE);
         let zero = Complex::new(0.0, 0.0);
         let mut dk = vec![0.0f64; lay.channels * g.taps];
         let dst = SharedMut(dk.as_mut_ptr());
         let x = self.x.data();
         let wide = |v: T| v.as_f64();
-        (0..tiles).into_par_iter().for_each_init(
+        lay.par_channel_tiles(
             || {
                 (
                     vec![0.0; TILE * p],
@@ -216,9 +211,7 @@ impl<T: FftFloat> CausalBackward<T> {
                     inv.make_scratch_vec(),
                 )
             },
-            |(xt, gt, xs, gs, acc, s_fwd, s_inv), t| {
-                let c0 = t * TILE;
-                let width = TILE.min(lay.channels - c0);
+            |(xt, gt, xs, gs, acc, s_fwd, s_inv), c0, width| {
                 acc.iter_mut().for_each(|a| *a = zero);
                 for b in 0..lay.batch {
                     gather_tile_as(x, &lay, b, c0, width, xt, p, wide);
@@ -274,7 +267,7 @@ impl<T: FftFloat> CausalBackward<T> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use spectrans_tensor::testing::{adjoint_error, assert_gradients, tensor_from};
+    use spectrans_tensor::gradcheck::{adjoint_error, assert_gradients, tensor_from};
 
     /// Direct O(N²) evaluation of the definition.
     fn naive(x: &Tensor<f64>, w: &Tensor<f64>, period: usize) -> Vec<f64> {

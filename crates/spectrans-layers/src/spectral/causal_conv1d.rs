@@ -54,6 +54,49 @@ impl<T: FftFloat> CausalSpectralConv1d<T> {
         Ok(Tensor::from_vec(k.into_iter().map(T::of).collect(), &[c, taps])?)
     }
 
+    /// A fresh incremental state holding up to `capacity` positions: the kernels of
+    /// [`Self::kernels`]`(capacity)` and an empty input history.
+    pub fn incremental_state(&self, capacity: usize) -> Result<CausalConvState<T>> {
+        Ok(CausalConvState { kernels: self.kernels(capacity)?, history: Vec::new(), pos: 0 })
+    }
+
+    /// One incremental step: appends the next position's input `x` to the history and returns
+    /// the convolution output there, `y[t] = Σ_{j ≤ t} k[j]·x[t − j]` (accumulated in f64), in
+    /// O(t·D). An error past the state's capacity (when that is shorter than the period).
+    ///
+    /// # Shapes
+    /// `x` (1, 1, D) → (1, 1, D).
+    pub fn step(&self, state: &mut CausalConvState<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+        let d = self.channels();
+        expect_rank3("CausalSpectralConv1d", x.shape(), 2, d, "(1, 1, D)")?;
+        if x.shape()[..2] != [1, 1] {
+            return Err(LayerError::input(
+                "CausalSpectralConv1d",
+                format!("a step takes one position (1, 1, D), got shape {:?}", x.shape()),
+            ));
+        }
+        let t = state.pos;
+        let taps = state.kernels.shape()[1];
+        if t >= taps && taps < self.period {
+            return Err(LayerError::input(
+                "CausalSpectralConv1d",
+                format!("incremental state holds {taps} positions; position {t} is beyond it"),
+            ));
+        }
+        state.history.extend_from_slice(x.data());
+        let k = state.kernels.data();
+        let mut s = vec![T::zero(); d];
+        for (c, sc) in s.iter_mut().enumerate() {
+            let mut acc = 0.0f64;
+            for j in 0..=t.min(taps.saturating_sub(1)) {
+                acc += k[c * taps + j].as_f64() * state.history[(t - j) * d + c].as_f64();
+            }
+            *sc = T::of(acc);
+        }
+        state.pos += 1;
+        Ok(Tensor::from_vec(s, &[1, 1, d])?)
+    }
+
     /// The causal convolution on a channels-last sequence.
     ///
     /// # Shapes
@@ -73,6 +116,21 @@ impl<T: FftFloat> CausalSpectralConv1d<T> {
     pub fn forward(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
         expect_rank3("CausalSpectralConv1d", x.shape(), 2, self.channels(), "(B, N, D)")?;
         Ok(causal_conv(x, &ctx.param(&self.weights), self.period)?)
+    }
+}
+
+/// The incremental state of a [`CausalSpectralConv1d`] over one sequence: its kernels and the
+/// history of its inputs (made by [`CausalSpectralConv1d::incremental_state`]).
+pub struct CausalConvState<T: FftFloat> {
+    kernels: Tensor<T>,
+    history: Vec<T>,
+    pos: usize,
+}
+
+impl<T: FftFloat> CausalConvState<T> {
+    /// Positions fed so far.
+    pub fn position(&self) -> usize {
+        self.pos
     }
 }
 

@@ -159,7 +159,7 @@ impl<T: FftFloat> Module<T> for SpectralConv2d<T> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use spectrans_tensor::testing::{assert_gradients, tensor_from};
+    use spectrans_tensor::gradcheck::{assert_gradients, tensor_from};
     use std::f64::consts::PI;
 
     /// Direct evaluation of the definition: 2-D DFT of the input; per kept (kx, ky) the channel

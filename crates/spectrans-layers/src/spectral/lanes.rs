@@ -1,6 +1,9 @@
 //! Shared plumbing of the fused spectral ops: memory layouts of (batch, length, channel) signals
 //! and the gather/scatter of channel tiles, so FFTs run on contiguous rows without a full
-//! transpose of the tensor.
+//! transpose of the tensor; and the one parallel driver over those tiles ([`Layout::par_tiles`],
+//! [`Layout::par_channel_tiles`]) that every fused spectral op runs its per-tile work through.
+
+use rayon::prelude::*;
 
 /// How a batch of multi-channel signals of length N sits in memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +48,42 @@ impl Layout {
 
 /// Channels handled together by one task: one cache line of f32 per length step.
 pub(crate) const TILE: usize = 16;
+
+/// One task of [`Layout::par_tiles`]: channels `c0..c0 + width` of batch item `b`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tile {
+    pub b: usize,
+    pub c0: usize,
+    pub width: usize,
+}
+
+impl Layout {
+    /// Runs `body` once per (batch item, tile of up to [`TILE`] channels), in parallel, each
+    /// worker with its own state from `init` (FFT buffers and scratch). Each tile owns its
+    /// lanes, so a body that writes only its own lanes gives results independent of timing.
+    pub fn par_tiles<S>(&self, init: impl Fn() -> S + Sync + Send, body: impl Fn(&mut S, Tile) + Sync + Send) {
+        let (batch, channels) = (self.batch, self.channels);
+        let tiles = channels.div_ceil(TILE);
+        (0..batch * tiles).into_par_iter().for_each_init(init, |state, task| {
+            let c0 = (task % tiles) * TILE;
+            body(state, Tile { b: task / tiles, c0, width: TILE.min(channels - c0) })
+        });
+    }
+
+    /// [`Self::par_tiles`] over channel tiles only: one task handles a tile for every batch item
+    /// (for reductions over the batch, such as weight gradients). `body` gets `(c0, width)`.
+    pub fn par_channel_tiles<S>(
+        &self,
+        init: impl Fn() -> S + Sync + Send,
+        body: impl Fn(&mut S, usize, usize) + Sync + Send,
+    ) {
+        let channels = self.channels;
+        (0..channels.div_ceil(TILE)).into_par_iter().for_each_init(init, |state, t| {
+            let c0 = t * TILE;
+            body(state, c0, TILE.min(channels - c0))
+        });
+    }
+}
 
 /// A raw pointer that tasks may share because each writes a disjoint set of indices.
 #[derive(Clone, Copy)]

@@ -11,14 +11,11 @@
 //! The `expect`s on the FFT calls are invariants: every buffer passed to a plan was sized by that
 //! plan, and the edge imaginary parts of every inverse input are zeroed just before the call.
 
-use std::sync::Arc;
-
 use num_complex::Complex;
 use rayon::prelude::*;
-use realfft::{ComplexToReal, RealToComplex};
 use spectrans_tensor::{Backward, Float, Result, Tensor, TensorError};
 
-use crate::spectral::lanes::{gather_tile, scatter_tile, Layout, SharedMut, TILE};
+use crate::spectral::lanes::{gather_tile, scatter_tile, Layout, SharedMut, Tile, TILE};
 use spectrans_transforms::plan::{irfft_lanes_bin_major, real_fft, real_ifft, rfft_lanes_bin_major};
 use spectrans_transforms::FftFloat;
 
@@ -37,15 +34,11 @@ fn lanes_rfft<T: FftFloat>(x: &[T], lay: Layout, modes: usize, scale: T, interio
     let factor = |k: usize| if k == 0 || 2 * k == n { scale } else { scale * interior };
     let row = 2 * c_n;
     let mut out = vec![T::zero(); modes * b_n * row];
-    let plan: Arc<dyn RealToComplex<T>> = real_fft::<T>(n);
-    let tiles = c_n.div_ceil(TILE);
+    let plan = real_fft::<T>(n);
     let dst = SharedMut(out.as_mut_ptr());
-    (0..b_n * tiles).into_par_iter().for_each_init(
+    lay.par_tiles(
         || (vec![T::zero(); TILE * n], plan.make_output_vec(), plan.make_scratch_vec()),
-        |(tile, spec, scratch), task| {
-            let (b, t) = (task / tiles, task % tiles);
-            let c0 = t * TILE;
-            let width = TILE.min(c_n - c0);
+        |(tile, spec, scratch), Tile { b, c0, width }| {
             gather_tile(x, &lay, b, c0, width, tile, n);
             for l in 0..width {
                 plan.process_with_scratch(&mut tile[l * n..(l + 1) * n], spec, scratch)
@@ -81,15 +74,11 @@ fn lanes_irfft<T: FftFloat>(spec: &[T], lay: Layout, modes: usize, scale: T, int
     // every element is written by exactly one task before the length is set
     let len = b_n * n * c_n;
     let mut y: Vec<T> = Vec::with_capacity(len);
-    let plan: Arc<dyn ComplexToReal<T>> = real_ifft::<T>(n);
-    let tiles = c_n.div_ceil(TILE);
+    let plan = real_ifft::<T>(n);
     let dst = SharedMut(y.as_mut_ptr());
-    (0..b_n * tiles).into_par_iter().for_each_init(
+    lay.par_tiles(
         || (vec![T::zero(); TILE * n], plan.make_input_vec(), plan.make_scratch_vec()),
-        |(tile, z, scratch), task| {
-            let (b, t) = (task / tiles, task % tiles);
-            let c0 = t * TILE;
-            let width = TILE.min(c_n - c0);
+        |(tile, z, scratch), Tile { b, c0, width }| {
             for l in 0..width {
                 let c = c0 + l;
                 z.iter_mut().for_each(|v| *v = Complex::new(T::zero(), T::zero()));
@@ -273,7 +262,7 @@ mod tests {
     use super::*;
     use crate::spectral::lanes::Layout;
     use proptest::prelude::*;
-    use spectrans_tensor::testing::{adjoint_error, assert_gradients, tensor_from};
+    use spectrans_tensor::gradcheck::{adjoint_error, assert_gradients, tensor_from};
 
     /// The reference closed form (reference.md §5.1), by direct O(N²) sums, channels-last.
     fn naive(x: &Tensor<f64>, w: &Tensor<f64>, lay: Layout) -> Vec<f64> {
@@ -396,21 +385,16 @@ mod tests {
 
     #[test]
     fn dead_imaginary_weights_get_exactly_zero_gradient() {
-        use spectrans_tensor::testing::analytic_gradients;
+        use spectrans_tensor::gradcheck::analytic_gradients;
         for n in [8usize, 9] {
             let m = n / 2 + 1; // keeps the Nyquist bin when n is even
             let (x, w, lay) = case(2, n, 3, 2, m, true, 5);
             let (_, _, g) = analytic_gradients(&[x, w], |v| spectral_mixing(&v[0], &v[1], lay), 3).unwrap();
             let gw = g[1].data();
-            for i in 0..3 {
-                for o in 0..2 {
-                    let at = |k: usize| gw[((i * 2 + o) * m + k) * 2 + 1];
-                    assert_eq!(at(0), 0.0, "Im(DC) weight gradient");
-                    if n % 2 == 0 {
-                        assert_eq!(at(n / 2), 0.0, "Im(Nyquist) weight gradient");
-                    } else {
-                        assert_ne!(at(n / 2), 0.0, "odd N has no Nyquist bin");
-                    }
+            spectrans_tensor::gradcheck::check_dead_imaginary_gradients(gw, n, m).unwrap();
+            if n % 2 == 1 {
+                for io in 0..3 * 2 {
+                    assert_ne!(gw[(io * m + n / 2) * 2 + 1], 0.0, "odd N has no Nyquist bin");
                 }
             }
         }

@@ -7,6 +7,6 @@ mod conv2d;
 mod lanes;
 mod mixing;
 
-pub use causal_conv1d::CausalSpectralConv1d;
+pub use causal_conv1d::{CausalConvState, CausalSpectralConv1d};
 pub use conv1d::SpectralConv1d;
 pub use conv2d::SpectralConv2d;

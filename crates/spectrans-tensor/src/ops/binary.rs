@@ -256,7 +256,7 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_gradients, shapes_broadcasting_with, tensor_from};
+    use crate::gradcheck::{assert_gradients, shapes_broadcasting_with, tensor_from};
     use proptest::prelude::*;
 
     proptest! {
@@ -272,7 +272,7 @@ mod tests {
         }
 
         #[test]
-        fn grad_scalar_ops(shape in crate::testing::small_shape(3), seed in 0u64..1000) {
+        fn grad_scalar_ops(shape in crate::gradcheck::small_shape(3), seed in 0u64..1000) {
             let a = tensor_from(&shape, seed, -2.0, 2.0);
             assert_gradients(std::slice::from_ref(&a), |x| x[0].mul_scalar(-1.7));
             assert_gradients(std::slice::from_ref(&a), |x| x[0].add_scalar(0.3));

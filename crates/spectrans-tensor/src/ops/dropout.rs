@@ -44,8 +44,9 @@ impl<T: Float> Backward<T> for DropoutBackward<T> {
 impl<T: Float> Tensor<T> {
     /// Inverted dropout: in training each element is kept with probability `1 − p` and scaled by
     /// `1/(1 − p)`, otherwise zeroed; the mask is drawn from `rng` (one uniform draw per element,
-    /// in row-major order), so a seed reproduces it exactly. With `train = false` or `p = 0` this
-    /// is the identity: the same tensor, no copy and no draw. `p = 1` gives zeros (no draw).
+    /// in row-major order), so a seed reproduces it exactly. With `p = 0` this is the identity: the
+    /// same tensor, no copy and no draw. `p = 1` gives zeros (no draw). Eval mode is the caller's
+    /// choice: not calling it (spectrans-layers' `Ctx::dropout` does that).
     ///
     /// # Shapes
     /// Element-wise: the result has the shape of `self`.
@@ -53,16 +54,16 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use spectrans_tensor::{Rng, Tensor};
     /// let x = Tensor::<f32>::ones(&[1000]);
-    /// let y = x.dropout(0.25, true, &mut Rng::seed(0))?;
+    /// let y = x.dropout(0.25, &mut Rng::seed(0))?;
     /// assert!(y.data().iter().all(|&v| v == 0.0 || v == 1.0 / 0.75));
-    /// assert_eq!(x.dropout(0.25, false, &mut Rng::seed(0))?.to_vec(), x.to_vec());
+    /// assert_eq!(x.dropout(0.0, &mut Rng::seed(0))?.to_vec(), x.to_vec());
     /// # Ok::<(), spectrans_tensor::TensorError>(())
     /// ```
-    pub fn dropout(&self, p: f64, train: bool, rng: &mut Rng) -> Result<Tensor<T>> {
+    pub fn dropout(&self, p: f64, rng: &mut Rng) -> Result<Tensor<T>> {
         if !(0.0..=1.0).contains(&p) {
             return Err(TensorError::invalid("dropout", format!("probability p must be in [0, 1], got {p}")));
         }
-        if !train || p == 0.0 {
+        if p == 0.0 {
             return Ok(self.clone());
         }
         let n = self.numel();
@@ -90,8 +91,8 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gradcheck::{adjoint_error, analytic_gradients, assert_gradients, small_shape, tensor_from};
     use crate::rng::Rng;
-    use crate::testing::{adjoint_error, analytic_gradients, assert_gradients, small_shape, tensor_from};
     use proptest::prelude::*;
 
     /// The expected output from the documented mask rule, drawn from a replica of the generator.
@@ -106,12 +107,12 @@ mod tests {
         fn grad_dropout_train_with_fixed_seed(shape in small_shape(4), p in 0.05f64..0.95, seed in 0u64..1000) {
             let x = tensor_from::<f64>(&shape, seed, -2.0, 2.0);
             // a fresh generator with the same seed on every call: the same mask each time
-            assert_gradients(std::slice::from_ref(&x), |v| v[0].dropout(p, true, &mut Rng::seed(seed)));
-            let y = x.dropout(p, true, &mut Rng::seed(seed)).unwrap();
+            assert_gradients(std::slice::from_ref(&x), |v| v[0].dropout(p, &mut Rng::seed(seed)));
+            let y = x.dropout(p, &mut Rng::seed(seed)).unwrap();
             let e = expected(&x, p, seed);
             prop_assert_eq!(y.to_vec(), e.clone());
             // the gradient is the cotangent through the same mask and scale
-            let (_, r, g) = analytic_gradients(std::slice::from_ref(&x), |v| v[0].dropout(p, true, &mut Rng::seed(seed)), 9).unwrap();
+            let (_, r, g) = analytic_gradients(std::slice::from_ref(&x), |v| v[0].dropout(p, &mut Rng::seed(seed)), 9).unwrap();
             for ((&gi, &ri), &ei) in g[0].data().iter().zip(r.data()).zip(&e) {
                 prop_assert_eq!(gi, if ei == 0.0 { 0.0 } else { ri * (1.0 / (1.0 - p)) });
             }
@@ -120,7 +121,7 @@ mod tests {
         #[test]
         fn adjoint_dropout_f32(shape in small_shape(3), seed in 0u64..1000) {
             let x = tensor_from::<f32>(&shape, seed, -1.0, 1.0);
-            prop_assert!(adjoint_error(&x, |v| v.dropout(0.4, true, &mut Rng::seed(seed))).unwrap() < 1e-5);
+            prop_assert!(adjoint_error(&x, |v| v.dropout(0.4, &mut Rng::seed(seed))).unwrap() < 1e-5);
         }
     }
 
@@ -129,7 +130,7 @@ mod tests {
         let n = 200_000; // > PAR_THRESHOLD: the parallel masking path
         let x = Tensor::<f32>::full(&[n], 2.0);
         let mut rng = Rng::seed(42);
-        let y = x.dropout(0.3, true, &mut rng).unwrap();
+        let y = x.dropout(0.3, &mut rng).unwrap();
         let kept = y.data().iter().filter(|&&v| v != 0.0).count();
         let frac = kept as f64 / n as f64;
         assert!((frac - 0.7).abs() < 0.005, "kept fraction {frac}");
@@ -139,19 +140,18 @@ mod tests {
             replica.uniform();
         });
         assert_eq!(rng, replica, "exactly one draw per element");
-        let again = x.dropout(0.3, true, &mut Rng::seed(42)).unwrap();
+        let again = x.dropout(0.3, &mut Rng::seed(42)).unwrap();
         assert_eq!(again.to_vec(), y.to_vec(), "deterministic from the seed");
     }
 
     #[test]
-    fn eval_and_zero_p_are_identity_without_copy_or_draw() {
+    fn zero_p_is_identity_without_copy_or_draw() {
+        // eval mode is `spectrans_layers::Ctx::dropout`'s (tested there): it does not call this
         let x = tensor_from::<f32>(&[3, 5], 1, -1.0, 1.0);
         let mut rng = Rng::seed(7);
-        for (p, train) in [(0.5, false), (0.0, true), (1.0, false)] {
-            let y = x.dropout(p, train, &mut rng).unwrap();
-            assert_eq!(y.data().as_ptr(), x.data().as_ptr(), "no copy");
-            assert_eq!(y.to_vec(), x.to_vec());
-        }
+        let y = x.dropout(0.0, &mut rng).unwrap();
+        assert_eq!(y.data().as_ptr(), x.data().as_ptr(), "no copy");
+        assert_eq!(y.to_vec(), x.to_vec());
         assert_eq!(rng, Rng::seed(7), "no draw");
     }
 
@@ -159,9 +159,9 @@ mod tests {
     fn p_one_gives_zeros_and_zero_gradient() {
         let x = tensor_from::<f64>(&[4, 3], 2, -1.0, 1.0);
         let mut rng = Rng::seed(3);
-        assert_eq!(x.dropout(1.0, true, &mut rng).unwrap().to_vec(), vec![0.0; 12]);
+        assert_eq!(x.dropout(1.0, &mut rng).unwrap().to_vec(), vec![0.0; 12]);
         assert_eq!(rng, Rng::seed(3));
-        let (_, _, g) = analytic_gradients(&[x], |v| v[0].dropout(1.0, true, &mut Rng::seed(3)), 1).unwrap();
+        let (_, _, g) = analytic_gradients(&[x], |v| v[0].dropout(1.0, &mut Rng::seed(3)), 1).unwrap();
         assert_eq!(g[0].to_vec(), vec![0.0; 12]);
     }
 
@@ -169,7 +169,7 @@ mod tests {
     fn bad_probability_is_an_error() {
         let x = Tensor::<f32>::ones(&[2]);
         for p in [-0.1, 1.5, f64::NAN] {
-            let e = x.dropout(p, false, &mut Rng::seed(0)).unwrap_err();
+            let e = x.dropout(p, &mut Rng::seed(0)).unwrap_err();
             assert!(matches!(e, TensorError::InvalidArgument { op: "dropout", .. }));
             assert_eq!(e.to_string(), format!("dropout: probability p must be in [0, 1], got {p}"));
         }

@@ -195,9 +195,9 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gradcheck::{adjoint_error, assert_gradients, small_shape, tensor_from};
     use crate::rng::Rng;
     use crate::shape::strides;
-    use crate::testing::{adjoint_error, assert_gradients, small_shape, tensor_from};
     use proptest::prelude::*;
 
     /// A shape, an axis and `n` random indices valid along it.

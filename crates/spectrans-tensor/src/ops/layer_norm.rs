@@ -303,8 +303,8 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gradcheck::{analytic_gradients, assert_gradients, small_shape, tensor_from};
     use crate::tape::Parameter;
-    use crate::testing::{analytic_gradients, assert_gradients, small_shape, tensor_from};
     use proptest::prelude::*;
 
     /// Inputs whose rows are never nearly constant (alternating signs, magnitudes in [0.5, 1.5]),

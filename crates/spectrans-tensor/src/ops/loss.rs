@@ -298,8 +298,8 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gradcheck::{analytic_gradients, assert_gradients, small_shape, tensor_from};
     use crate::rng::Rng;
-    use crate::testing::{analytic_gradients, assert_gradients, small_shape, tensor_from};
     use proptest::prelude::*;
 
     const ALL: [Reduction; 3] = [Reduction::Mean, Reduction::Sum, Reduction::None];

@@ -7,6 +7,44 @@ use crate::shape::{broadcast_shapes, numel, strides};
 use crate::tape::Backward;
 use crate::tensor::Tensor;
 
+/// Which operands of [`Tensor::matmul_t`] are read transposed (last two axes swapped, without a
+/// copy).
+///
+/// ```
+/// use spectrans_tensor::{Tensor, Transpose};
+/// let x = Tensor::<f64>::ones(&[3, 5]);
+/// let w = Tensor::<f64>::ones(&[2, 5]); // (out, in)
+/// assert_eq!(x.matmul_t(&w, Transpose::Rhs)?.shape(), &[3, 2]);
+/// # Ok::<(), spectrans_tensor::TensorError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Transpose {
+    /// `self · rhs`.
+    #[default]
+    Neither,
+    /// `selfᵀ · rhs`.
+    Lhs,
+    /// `self · rhsᵀ`: the `Linear` product x·Wᵀ with W stored (out, in).
+    Rhs,
+    /// `selfᵀ · rhsᵀ`.
+    Both,
+}
+
+impl Transpose {
+    /// Every variant, for exhaustive tests and benchmarks.
+    pub const ALL: [Transpose; 4] = [Transpose::Neither, Transpose::Lhs, Transpose::Rhs, Transpose::Both];
+
+    /// Whether the left operand is transposed.
+    pub fn lhs(self) -> bool {
+        matches!(self, Transpose::Lhs | Transpose::Both)
+    }
+
+    /// Whether the right operand is transposed.
+    pub fn rhs(self) -> bool {
+        matches!(self, Transpose::Rhs | Transpose::Both)
+    }
+}
+
 /// Below this many multiply-adds a product runs on one thread.
 const PAR_FLOPS: usize = 1 << 18;
 
@@ -189,24 +227,25 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), spectrans_tensor::TensorError>(())
     /// ```
     pub fn matmul(&self, rhs: &Tensor<T>) -> Result<Tensor<T>> {
-        self.matmul_t(rhs, false, false)
+        self.matmul_t(rhs, Transpose::Neither)
     }
 
     /// Matrix product with either operand transposed (no copy is made): `op(self) · op(rhs)` where
-    /// `op` transposes the last two axes when its flag is set. `x.matmul_t(&w, false, true)` is
-    /// the `Linear` product x·Wᵀ with W stored (out, in).
+    /// `op` transposes the last two axes of the operands named by `transpose`.
+    /// `x.matmul_t(&w, Transpose::Rhs)` is the `Linear` product x·Wᵀ with W stored (out, in).
     ///
     /// # Shapes
     /// `op(self)` (…, m, k), `op(rhs)` (…, k, n) → (…, m, n), batch axes broadcast.
     ///
     /// ```
-    /// use spectrans_tensor::Tensor;
+    /// use spectrans_tensor::{Tensor, Transpose};
     /// let x = Tensor::<f64>::ones(&[4, 3, 5]);   // (batch, rows, in)
     /// let w = Tensor::<f64>::ones(&[2, 5]);      // (out, in)
-    /// assert_eq!(x.matmul_t(&w, false, true)?.shape(), &[4, 3, 2]);
+    /// assert_eq!(x.matmul_t(&w, Transpose::Rhs)?.shape(), &[4, 3, 2]);
     /// # Ok::<(), spectrans_tensor::TensorError>(())
     /// ```
-    pub fn matmul_t(&self, rhs: &Tensor<T>, trans_self: bool, trans_rhs: bool) -> Result<Tensor<T>> {
+    pub fn matmul_t(&self, rhs: &Tensor<T>, transpose: Transpose) -> Result<Tensor<T>> {
+        let (trans_self, trans_rhs) = (transpose.lhs(), transpose.rhs());
         let value = matmul_kernel(self, rhs, trans_self, trans_rhs)?;
         if !Tensor::any_tracked(&[self, rhs]) {
             return Ok(value);
@@ -222,7 +261,7 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{adjoint_error, assert_gradients, tensor_from};
+    use crate::gradcheck::{adjoint_error, assert_gradients, tensor_from};
     use proptest::prelude::*;
 
     fn naive(a: &Tensor<f64>, b: &Tensor<f64>) -> Vec<f64> {
@@ -244,21 +283,25 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(32))]
         #[test]
-        fn values_match_naive(m in 1usize..20, k in 1usize..20, n in 1usize..20, ta: bool, tb: bool, seed in 0u64..1000) {
+        fn values_match_naive(m in 1usize..20, k in 1usize..20, n in 1usize..20, tr in 0usize..4, seed in 0u64..1000) {
+            let tr = Transpose::ALL[tr];
+            let (ta, tb) = (tr.lhs(), tr.rhs());
             let a = tensor_from::<f64>(&[m, k], seed, -1.0, 1.0);
             let b = tensor_from::<f64>(&[k, n], seed + 1, -1.0, 1.0);
             let want = naive(&a, &b);
             let a_in = if ta { transpose(&a) } else { a.clone() };
             let b_in = if tb { transpose(&b) } else { b.clone() };
-            let got = a_in.matmul_t(&b_in, ta, tb).unwrap();
+            let got = a_in.matmul_t(&b_in, tr).unwrap();
             for (g, w) in got.data().iter().zip(&want) {
                 prop_assert!((g - w).abs() < 1e-12);
             }
         }
 
         #[test]
-        fn grad_batched_and_broadcast(m in 1usize..4, k in 1usize..4, n in 1usize..4, ta: bool, tb: bool,
+        fn grad_batched_and_broadcast(m in 1usize..4, k in 1usize..4, n in 1usize..4, tr in 0usize..4,
                                       kind in 0usize..4, seed in 0u64..1000) {
+            let tr = Transpose::ALL[tr];
+            let (ta, tb) = (tr.lhs(), tr.rhs());
             // batch layouts: (2,·,·)x(·,·) , (2,·,·)x(2,·,·), (3,1,·,·)x(2,·,·), (·,·)x(2,·,·)
             let (ba, bb): (Vec<usize>, Vec<usize>) = match kind {
                 0 => (vec![2], vec![]),
@@ -272,11 +315,11 @@ mod tests {
             sb.extend(if tb { [n, k] } else { [k, n] });
             let a = tensor_from::<f64>(&sa, seed, -1.0, 1.0);
             let b = tensor_from::<f64>(&sb, seed + 3, -1.0, 1.0);
-            assert_gradients(&[a.clone(), b.clone()], |v| v[0].matmul_t(&v[1], ta, tb));
+            assert_gradients(&[a.clone(), b.clone()], |v| v[0].matmul_t(&v[1], tr));
             let af = a.cast::<f32>();
             let bf = b.cast::<f32>();
-            prop_assert!(adjoint_error(&af, |v| v.matmul_t(&bf, ta, tb)).unwrap() < 1e-5);
-            prop_assert!(adjoint_error(&bf, |v| af.matmul_t(v, ta, tb)).unwrap() < 1e-5);
+            prop_assert!(adjoint_error(&af, |v| v.matmul_t(&bf, tr)).unwrap() < 1e-5);
+            prop_assert!(adjoint_error(&bf, |v| af.matmul_t(v, tr)).unwrap() < 1e-5);
         }
     }
 

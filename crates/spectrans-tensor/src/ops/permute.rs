@@ -224,7 +224,7 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{adjoint_error, assert_gradients, small_shape, tensor_from};
+    use crate::gradcheck::{adjoint_error, assert_gradients, small_shape, tensor_from};
     use proptest::prelude::*;
 
     /// A shape and a random permutation of its axes.

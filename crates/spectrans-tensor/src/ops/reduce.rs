@@ -67,6 +67,17 @@ fn sum_scaled<T: Float>(
     Tensor::from_op(value, &[x], SumBackward { kept, shape: x.shape.clone(), scale })
 }
 
+/// The divisor of [`Tensor::var`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Variance {
+    /// Divide by the element count: the population variance (`unbiased=False` in torch,
+    /// what layer and batch normalisation use).
+    Population,
+    /// Divide by the count − 1 (Bessel's correction): the unbiased sample variance (torch's
+    /// default `unbiased=True`).
+    Sample,
+}
+
 impl<T: Float> Tensor<T> {
     /// Sum over `axes` (all axes when empty; negative axes count from the end).
     ///
@@ -234,21 +245,22 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Variance over `axes` (all axes when empty): the mean squared deviation from the mean, divided
-    /// by `count − 1` when `unbiased` (Bessel's correction) and by `count` otherwise. Computed in
-    /// two passes (mean first) for accuracy.
+    /// by `count` for [`Variance::Population`] and by `count − 1` for [`Variance::Sample`]
+    /// (Bessel's correction). Computed in two passes (mean first) for accuracy.
     ///
     /// # Shapes
     /// As [`Tensor::sum`]. The divisor must be positive: an unbiased variance needs at least two
     /// elements per slice.
     ///
     /// ```
-    /// use spectrans_tensor::Tensor;
+    /// use spectrans_tensor::{Tensor, Variance};
     /// let x = Tensor::<f64>::from_vec(vec![1.0, 3.0, 2.0, 2.0], &[2, 2])?;
-    /// assert_eq!(x.var(&[1], false, false)?.to_vec(), vec![1.0, 0.0]);
-    /// assert_eq!(x.var(&[1], false, true)?.to_vec(), vec![2.0, 0.0]);
+    /// assert_eq!(x.var(&[1], false, Variance::Population)?.to_vec(), vec![1.0, 0.0]);
+    /// assert_eq!(x.var(&[1], false, Variance::Sample)?.to_vec(), vec![2.0, 0.0]);
     /// # Ok::<(), spectrans_tensor::TensorError>(())
     /// ```
-    pub fn var(&self, axes: &[isize], keepdim: bool, unbiased: bool) -> Result<Tensor<T>> {
+    pub fn var(&self, axes: &[isize], keepdim: bool, estimator: Variance) -> Result<Tensor<T>> {
+        let unbiased = estimator == Variance::Sample;
         let norm = normalize_axes("var", axes, &self.shape)?;
         let (kept, out_shape) = reduced_shapes(&self.shape, &norm, keepdim);
         let count: usize = norm.iter().map(|&a| self.shape[a]).product();
@@ -322,7 +334,7 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{adjoint_error, assert_gradients, small_shape, tensor_from};
+    use crate::gradcheck::{adjoint_error, assert_gradients, small_shape, tensor_from};
     use proptest::prelude::*;
 
     fn axes_for(rank: usize, mask: u8) -> Vec<isize> {
@@ -387,9 +399,9 @@ mod tests {
             assert_gradients(std::slice::from_ref(&x), |v| Ok(v[0].max(axis, keep)?.0));
             let axes = axes_for(shape.len(), mask);
             let count: usize = norm_axes(shape.len(), mask).iter().map(|&a| shape[a]).product();
-            assert_gradients(std::slice::from_ref(&x), |v| v[0].var(&axes, keep, false));
+            assert_gradients(std::slice::from_ref(&x), |v| v[0].var(&axes, keep, Variance::Population));
             if count >= 2 {
-                assert_gradients(std::slice::from_ref(&x), |v| v[0].var(&axes, keep, true));
+                assert_gradients(std::slice::from_ref(&x), |v| v[0].var(&axes, keep, Variance::Sample));
             }
             assert_gradients(&[x.mul_scalar(3.0).unwrap()], |v| v[0].logsumexp(&axes, keep));
         }
@@ -406,7 +418,7 @@ mod tests {
             }
             let axes = axes_for(shape.len(), mask);
             let na = norm_axes(shape.len(), mask);
-            let v = x.var(&axes, keep, false).unwrap();
+            let v = x.var(&axes, keep, Variance::Population).unwrap();
             let l = x.logsumexp(&axes, keep).unwrap();
             prop_assert_eq!(v.shape().to_vec(), reduced_shapes(&shape, &na, keep).1);
             prop_assert_eq!(l.shape(), v.shape());
@@ -418,7 +430,7 @@ mod tests {
                 prop_assert!((v.data()[k] - var).abs() < 1e-12, "var {} vs {}", v.data()[k], var);
                 prop_assert!((l.data()[k] - lse).abs() < 1e-12, "lse {} vs {}", l.data()[k], lse);
                 if g.len() > 1 {
-                    let u = x.var(&axes, keep, true).unwrap();
+                    let u = x.var(&axes, keep, Variance::Sample).unwrap();
                     prop_assert!((u.data()[k] - var * n / (n - 1.0)).abs() < 1e-12);
                 }
             }
@@ -476,15 +488,15 @@ mod tests {
         assert_eq!(e.to_string(), "max: axis 2 is out of range for a tensor of rank 2 (shape [2, 1])");
         let e = Tensor::<f32>::zeros(&[2, 0]).max(-1, false).unwrap_err();
         assert_eq!(e.to_string(), "max: axis -1 of shape [2, 0] is empty: a maximum needs at least one element");
-        let e = x.var(&[1], false, true).unwrap_err();
+        let e = x.var(&[1], false, Variance::Sample).unwrap_err();
         assert!(matches!(e, TensorError::InvalidArgument { op: "var", .. }));
         assert_eq!(
             e.to_string(),
             "var: an unbiased variance needs at least 2 element(s) per slice, got 1 over axes [1] of shape [2, 1]"
         );
-        assert_eq!(x.var(&[1], false, false).unwrap().to_vec(), vec![0.0, 0.0]);
-        assert!(x.var(&[0], false, true).is_ok());
-        assert!(matches!(x.var(&[-3], false, true), Err(TensorError::BadAxis { op: "var", .. })));
+        assert_eq!(x.var(&[1], false, Variance::Population).unwrap().to_vec(), vec![0.0, 0.0]);
+        assert!(x.var(&[0], false, Variance::Sample).is_ok());
+        assert!(matches!(x.var(&[-3], false, Variance::Sample), Err(TensorError::BadAxis { op: "var", .. })));
         assert!(matches!(x.logsumexp(&[5], true), Err(TensorError::BadAxis { op: "logsumexp", .. })));
     }
 }

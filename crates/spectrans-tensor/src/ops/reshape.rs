@@ -129,7 +129,7 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{adjoint_error, assert_gradients, shapes_broadcasting_with, small_shape, tensor_from};
+    use crate::gradcheck::{adjoint_error, assert_gradients, shapes_broadcasting_with, small_shape, tensor_from};
     use proptest::prelude::*;
     use std::sync::Arc;
 

@@ -168,8 +168,8 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gradcheck::{adjoint_error, assert_gradients, shapes_broadcasting_with, small_shape, tensor_from};
     use crate::rng::Rng;
-    use crate::testing::{adjoint_error, assert_gradients, shapes_broadcasting_with, small_shape, tensor_from};
     use proptest::prelude::*;
 
     /// A shape and a mask shape that broadcasts to it (some axes 1, some leading axes dropped).

@@ -232,7 +232,7 @@ impl<T: Float> Tensor<T> {
 mod tests {
     use super::*;
     use crate::error::TensorError;
-    use crate::testing::{assert_gradients, small_shape, tensor_from};
+    use crate::gradcheck::{assert_gradients, small_shape, tensor_from};
     use proptest::prelude::*;
 
     /// Softmax along `axis` from the definition, slice by slice, through a multi-index walk.

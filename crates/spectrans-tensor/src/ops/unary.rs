@@ -292,7 +292,7 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_gradients, small_shape, tensor_from};
+    use crate::gradcheck::{assert_gradients, small_shape, tensor_from};
     use proptest::prelude::*;
 
     proptest! {

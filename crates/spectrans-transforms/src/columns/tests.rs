@@ -158,7 +158,7 @@ fn parallel_groups_give_the_same_bits_as_one_thread() {
 #[test]
 fn gradients_on_the_column_path_match_finite_differences() {
     use crate::{irfft, rfft, Norm};
-    use spectrans_tensor::testing::{assert_gradients, tensor_from};
+    use spectrans_tensor::gradcheck::{assert_gradients, tensor_from};
     for (i, &(b, len, d, n)) in [(2, 12, 5, 12), (1, 10, 17, 16), (2, 9, 4, 6), (1, 30, 6, 30)].iter().enumerate() {
         for norm in [Norm::Backward, Norm::Ortho, Norm::Forward] {
             let x = tensor_from::<f64>(&[b, len, d], i as u64, -1.0, 1.0);
