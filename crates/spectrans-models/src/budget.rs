@@ -7,9 +7,8 @@
 use spectrans_layers::PositionalKind;
 use spectrans_tensor::limits::{self, human};
 
-use crate::config::{BackboneConfig, ModelConfig};
+use crate::config::{BackboneConfig, FnoOperatorConfig, ModelConfig};
 use crate::error::{ModelError, Result};
-use crate::operator::FnoOperatorConfig;
 
 /// One part of a model: its name, the config fields (with values) whose product sizes it, and its
 /// parameter count (`None` when the count overflows).
@@ -43,26 +42,7 @@ fn add(xs: &[Option<u128>]) -> Option<u128> {
     xs.iter().try_fold(0u128, |a, x| a.checked_add((*x)?))
 }
 
-/// The FFN width of a backbone, as the blocks compute it; an error when it rounds to 0 or
-/// does not fit in `usize`.
-pub fn ffn_width(cfg: &BackboneConfig) -> Result<usize> {
-    if let Some(h) = cfg.ffn_hidden_dim {
-        return Ok(h);
-    }
-    let w = cfg.hidden_dim as f64 * cfg.mlp_ratio;
-    if !(w >= 1.0 && w < usize::MAX as f64) {
-        return Err(ModelError::config(
-            "mlp_ratio",
-            format!(
-                "hidden_dim {} × mlp_ratio {:?} gives an FFN width of {w:?}, outside 1..{}",
-                cfg.hidden_dim,
-                cfg.mlp_ratio,
-                usize::MAX
-            ),
-        ));
-    }
-    Ok(w as usize)
-}
+pub use crate::config::ffn_width;
 
 /// The parts of a backbone (embedding, positions, blocks, final norm).
 pub fn backbone_parts(cfg: &BackboneConfig) -> Result<Vec<Part>> {

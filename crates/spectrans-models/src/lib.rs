@@ -32,16 +32,17 @@ mod models;
 mod operator;
 mod tokenizer;
 pub mod torch_file;
-pub mod weights;
 
 pub use backbone::{Backbone, Input};
+pub use checkpoint::weights;
 pub use checkpoint::{load_folder, load_or_init, load_parts, load_state, save_folder, Loaded};
 pub use config::{BackboneConfig, FnoDecoderConfig, FnoEncoderConfig, FnoTransformerConfig, ModelConfig};
+pub use config::{FnoOperatorConfig, GridEncoding};
 pub use error::{ModelError, Result};
 pub use generate::{GenerateOptions, Incremental, Sampling};
 pub use input::{InputData, InputFile};
 pub use models::{FNODecoder, FNOEncoder, FNOTransformer, Model};
-pub use operator::{FNOOperator, FnoOperatorConfig, GridEncoding};
+pub use operator::FNOOperator;
 pub use tokenizer::{CharTokenizer, TOKENIZER_FILE};
 
 /// The README's examples, compiled and run as doctests.

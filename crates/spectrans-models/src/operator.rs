@@ -2,126 +2,11 @@
 //! learning on grids — lifting, Fourier layers, projection — resolution-agnostic: the same
 //! weights run at any grid size.
 
-use serde::{Deserialize, Serialize};
 use spectrans_layers::{Activation, Ctx, FftFloat, FnoPaths, FourierNeuralOperator, Linear, Module, Visitor};
 use spectrans_tensor::{Rng, Tensor};
 
+use crate::config::{FnoOperatorConfig, GridEncoding};
 use crate::error::{ModelError, Result};
-
-fn one() -> usize {
-    1
-}
-fn w64() -> usize {
-    64
-}
-fn m16() -> usize {
-    16
-}
-fn l4() -> usize {
-    4
-}
-fn p128() -> usize {
-    128
-}
-
-/// The grid coordinates an [`FNOOperator`] appends to its input (`grid` in JSON: `"linear"`,
-/// `"periodic"` or `"none"`; other names are refused, listing these).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GridEncoding {
-    /// x = j/N per axis, as Li et al.
-    #[default]
-    Linear,
-    /// (sin 2πx, cos 2πx) per axis: band-limited, exactly resolution-consistent.
-    Periodic,
-    /// No coordinates.
-    None,
-}
-
-impl GridEncoding {
-    /// Features appended per axis.
-    pub fn channels_per_axis(self) -> usize {
-        match self {
-            GridEncoding::Linear => 1,
-            GridEncoding::Periodic => 2,
-            GridEncoding::None => 0,
-        }
-    }
-}
-
-/// Configuration of an [`FNOOperator`] (`"model_type": "fno_operator"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FnoOperatorConfig {
-    /// Input channels per grid point (e.g. 1 for u0(x)).
-    #[serde(default = "one")]
-    pub in_channels: usize,
-    /// Output channels per grid point.
-    #[serde(default = "one")]
-    pub out_channels: usize,
-    /// Hidden width of the Fourier layers.
-    #[serde(default = "w64")]
-    pub width: usize,
-    /// Fourier modes kept per layer.
-    #[serde(default = "m16")]
-    pub modes: usize,
-    /// Number of Fourier layers.
-    #[serde(default = "l4")]
-    pub num_layers: usize,
-    /// Hidden width of the projection.
-    #[serde(default = "p128")]
-    pub projection_dim: usize,
-    /// Grid coordinates appended to the input: "linear" (x = j/N, as Li et al.), "periodic"
-    /// (sin 2πx, cos 2πx: band-limited, exactly resolution-consistent) or "none".
-    #[serde(default)]
-    pub grid: GridEncoding,
-    /// 1 for functions on a line (B, S, C), 2 for functions on a grid (B, H, W, C).
-    #[serde(default = "one")]
-    pub spatial_dims: usize,
-}
-
-impl Default for FnoOperatorConfig {
-    fn default() -> Self {
-        FnoOperatorConfig {
-            in_channels: 1,
-            out_channels: 1,
-            width: 64,
-            modes: 16,
-            num_layers: 4,
-            projection_dim: 128,
-            grid: GridEncoding::Linear,
-            spatial_dims: 1,
-        }
-    }
-}
-
-impl FnoOperatorConfig {
-    /// Number of grid features appended to each point.
-    pub fn grid_channels(&self) -> Result<usize> {
-        Ok(self.spatial_dims.clamp(1, 2) * self.grid.channels_per_axis())
-    }
-
-    /// Checks every field, naming the first invalid one.
-    pub fn validate(&self) -> Result<()> {
-        for (name, v) in [
-            ("in_channels", self.in_channels),
-            ("out_channels", self.out_channels),
-            ("width", self.width),
-            ("modes", self.modes),
-            ("num_layers", self.num_layers),
-            ("projection_dim", self.projection_dim),
-        ] {
-            if v == 0 {
-                return Err(ModelError::config(name, "must be at least 1"));
-            }
-        }
-        if !(1..=2).contains(&self.spatial_dims) {
-            return Err(ModelError::config("spatial_dims", format!("must be 1 or 2, got {}", self.spatial_dims)));
-        }
-        self.grid_channels()?;
-        Ok(())
-    }
-}
 
 /// Lifting `Linear(in + grid → width)`, `num_layers` Fourier layers (spectral + pointwise, GELU
 /// between layers, none after the last), projection `width → projection_dim → out` with GELU.
@@ -164,11 +49,12 @@ impl<T: FftFloat> FNOOperator<T> {
         Ok(FNOOperator { lifting, fourier_layers, projection1, projection2, config: c.clone() })
     }
 
-    /// Grid features of the point `j` of an axis of `n` points (x = j/n).
+    /// Grid features of the point `j` of an axis of `n` points (x = j/n; j/(n−1) for vertices).
     fn features(&self, j: usize, n: usize, out: &mut Vec<T>) {
         let pos = j as f64 / n as f64;
         match self.config.grid {
             GridEncoding::Linear => out.push(T::of(pos)),
+            GridEncoding::Vertices => out.push(T::of(j as f64 / n.saturating_sub(1).max(1) as f64)),
             GridEncoding::Periodic => {
                 let a = 2.0 * std::f64::consts::PI * pos;
                 out.extend([T::of(a.sin()), T::of(a.cos())]);

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use spectrans_layers::{Ctx, Module};
+use spectrans_layers::{Ctx, Module, Pooling};
 use spectrans_models::{load_folder, FNOTransformer, FnoTransformerConfig, Input, Model, ModelConfig};
 use spectrans_tensor::{Reduction, Rng, Tensor};
 use spectrans_train::metrics::accuracy;
@@ -42,14 +42,16 @@ pub struct ClassifyConfig {
 
 /// The default preset: 4 bands, sequences of 64 tokens, well above chance in about a minute.
 fn preset_default() -> RunConfig {
-    let model = match ModelConfig::from_json(
-        r#"{"model_type": "fno_transformer", "vocab_size": 32, "hidden_dim": 64, "num_layers": 2, "modes": 24,
-            "max_sequence_length": 64, "num_classes": 4, "pooling": "mean",
-            "use_positional_encoding": false}"#,
-    ) {
-        Ok(ModelConfig::Transformer(c)) => c,
-        // invariant: a constant config, parsed by the preset test
-        other => unreachable!("the built-in classify config parses: {:?}", other.err()),
+    let model = FnoTransformerConfig {
+        vocab_size: Some(32),
+        hidden_dim: 64,
+        num_layers: 2,
+        modes: 24,
+        max_sequence_length: 64,
+        num_classes: Some(4),
+        pooling: Pooling::Mean,
+        use_positional_encoding: false,
+        ..Default::default()
     };
     let task = TaskConfig::Classify(ClassifyConfig {
         n_train: 2000,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use spectrans_data::{load_or_generate_darcy, DarcySpec};
 use spectrans_layers::{Ctx, Module};
-use spectrans_models::{load_folder, FNOOperator, FnoOperatorConfig, Model, ModelConfig};
+use spectrans_models::{load_folder, FNOOperator, FnoOperatorConfig, GridEncoding, Model, ModelConfig};
 use spectrans_tensor::Tensor;
 use spectrans_train::metrics::relative_l2;
 use spectrans_train::trainer::{
@@ -76,7 +76,8 @@ fn run_config(task: DarcyConfig, preset: &str, epochs: u64, schedule: ScheduleCo
     }
 }
 
-/// The paper's operator: width 32, 12 modes per axis, 4 layers, a 128-wide projection.
+/// The paper's operator: width 32, 12 modes per axis, 4 layers, a 128-wide projection, and the
+/// vertex coordinates x = j/(s−1) of the paper's script (the same point at every resolution).
 fn paper_model() -> FnoOperatorConfig {
     FnoOperatorConfig {
         width: 32,
@@ -84,6 +85,7 @@ fn paper_model() -> FnoOperatorConfig {
         num_layers: 4,
         projection_dim: 128,
         spatial_dims: 2,
+        grid: GridEncoding::Vertices,
         ..Default::default()
     }
 }

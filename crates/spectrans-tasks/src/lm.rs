@@ -70,13 +70,17 @@ pub struct LmConfig {
 
 /// The default preset: a small causal decoder trained for a few minutes on 2 cores.
 fn preset_default() -> RunConfig {
-    let model = match ModelConfig::from_json(
-        r#"{"model_type": "fno_decoder", "vocab_size": 1, "hidden_dim": 128, "num_layers": 4, "modes": 64,
-            "max_sequence_length": 128, "mlp_ratio": 2.0, "causal": true, "dropout": 0.0}"#,
-    ) {
-        Ok(ModelConfig::Decoder(c)) => FnoDecoderConfig { vocab_size: 0, ..c },
-        // invariant: a constant config, parsed by the preset test
-        other => unreachable!("the built-in lm config parses: {:?}", other.err()),
+    // vocab_size 0: the corpus alphabet's size, known once the corpus is read
+    let model = FnoDecoderConfig {
+        vocab_size: 0,
+        hidden_dim: 128,
+        num_layers: 4,
+        modes: 64,
+        max_sequence_length: 128,
+        mlp_ratio: 2.0,
+        causal: true,
+        dropout: 0.0,
+        ..Default::default()
     };
     let task = TaskConfig::Lm(LmConfig {
         corpus: "shakespeare".into(),

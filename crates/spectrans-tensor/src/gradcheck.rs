@@ -44,7 +44,7 @@
 use crate::error::{Result, TensorError};
 use crate::float::Float;
 use crate::rng::Rng;
-use crate::tape::{Parameter, Tape};
+use crate::tensor::tape::{Parameter, Tape};
 use crate::tensor::Tensor;
 
 /// A deterministic tensor with entries uniform in `[low, high)`, drawn from `seed`.
@@ -298,7 +298,7 @@ mod tests {
 
     #[test]
     fn gradient_check_detects_a_wrong_backward() {
-        use crate::tape::Backward;
+        use crate::tensor::tape::Backward;
         struct Wrong;
         impl Backward<f64> for Wrong {
             fn name(&self) -> &'static str {

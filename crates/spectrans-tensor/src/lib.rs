@@ -37,7 +37,6 @@ pub mod ops;
 mod par;
 mod rng;
 pub mod shape;
-mod tape;
 mod tensor;
 
 pub use error::{Result, TensorError};
@@ -46,7 +45,7 @@ pub use ops::loss::Reduction;
 pub use ops::matmul::Transpose;
 pub use ops::reduce::Variance;
 pub use rng::Rng;
-pub use tape::{checkpoint, Backward, Parameter, Tape};
+pub use tensor::tape::{checkpoint, Backward, Parameter, Tape};
 pub use tensor::Tensor;
 
 /// The former name of [`gradcheck`], kept for existing callers.

@@ -5,7 +5,7 @@ use crate::float::Float;
 use crate::ops::{sum_to_shape, when};
 use crate::par;
 use crate::shape::{broadcast_shapes, broadcast_strides, for_each_broadcast, numel};
-use crate::tape::Backward;
+use crate::tensor::tape::Backward;
 use crate::tensor::Tensor;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

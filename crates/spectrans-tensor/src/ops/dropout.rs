@@ -5,7 +5,7 @@ use crate::error::{Result, TensorError};
 use crate::float::Float;
 use crate::par;
 use crate::rng::Rng;
-use crate::tape::Backward;
+use crate::tensor::tape::Backward;
 use crate::tensor::Tensor;
 
 /// Bits per mask word.

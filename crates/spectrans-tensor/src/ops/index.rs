@@ -7,7 +7,7 @@ use crate::error::{Result, TensorError};
 use crate::float::Float;
 use crate::par;
 use crate::shape::{normalize_axis, numel};
-use crate::tape::Backward;
+use crate::tensor::tape::Backward;
 use crate::tensor::Tensor;
 
 /// Fails on the first index `>= size`, naming it, its position and the axis.

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::error::{Result, TensorError};
 use crate::float::Float;
 use crate::par::PAR_THRESHOLD;
-use crate::tape::Backward;
+use crate::tensor::tape::Backward;
 use crate::tensor::Tensor;
 
 /// Elements per parallel task (rounded to whole rows).
@@ -304,7 +304,7 @@ impl<T: Float> Tensor<T> {
 mod tests {
     use super::*;
     use crate::gradcheck::{analytic_gradients, assert_gradients, small_shape, tensor_from};
-    use crate::tape::Parameter;
+    use crate::tensor::tape::Parameter;
     use proptest::prelude::*;
 
     /// Inputs whose rows are never nearly constant (alternating signs, magnitudes in [0.5, 1.5]),

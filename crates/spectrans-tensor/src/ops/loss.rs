@@ -9,7 +9,7 @@ use crate::ops::softmax::row_max;
 use crate::ops::when;
 use crate::par::{self, PAR_THRESHOLD};
 use crate::shape::numel;
-use crate::tape::Backward;
+use crate::tensor::tape::Backward;
 use crate::tensor::Tensor;
 
 /// How a loss combines its per-row (or per-element) terms, as torch's `reduction` argument.

@@ -4,7 +4,7 @@ use crate::error::{Result, TensorError};
 use crate::float::Float;
 use crate::ops::{sum_to_shape, when};
 use crate::shape::{broadcast_shapes, numel, strides};
-use crate::tape::Backward;
+use crate::tensor::tape::Backward;
 use crate::tensor::Tensor;
 
 /// Which operands of [`Tensor::matmul_t`] are read transposed (last two axes swapped, without a

@@ -9,7 +9,7 @@ use crate::error::{Result, TensorError};
 use crate::float::Float;
 use crate::par;
 use crate::shape::{normalize_axis, numel, strides};
-use crate::tape::Backward;
+use crate::tensor::tape::Backward;
 use crate::tensor::Tensor;
 
 /// Transpose kernel: output rows per task, source rows per band, columns per strip.

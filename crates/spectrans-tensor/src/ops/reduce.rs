@@ -4,7 +4,7 @@ use crate::error::{Result, TensorError};
 use crate::float::Float;
 use crate::ops::sum_to_shape;
 use crate::shape::{broadcast_strides, for_each_broadcast, normalize_axes, normalize_axis, numel};
-use crate::tape::Backward;
+use crate::tensor::tape::Backward;
 use crate::tensor::Tensor;
 
 /// The shape with reduced axes set to 1, and the result shape (`keepdim` or not).

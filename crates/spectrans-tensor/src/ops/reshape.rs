@@ -4,7 +4,7 @@ use crate::error::{Result, TensorError};
 use crate::float::Float;
 use crate::ops::sum_to_shape;
 use crate::shape::{broadcast_shapes, broadcast_strides, for_each_broadcast, numel};
-use crate::tape::Backward;
+use crate::tensor::tape::Backward;
 use crate::tensor::Tensor;
 
 /// The same buffer viewed with another shape (no copy).

@@ -7,7 +7,7 @@ use crate::error::{Result, TensorError};
 use crate::float::Float;
 use crate::ops::{sum_to_shape, when};
 use crate::shape::{broadcast_shapes, broadcast_strides, for_each_broadcast, numel};
-use crate::tape::Backward;
+use crate::tensor::tape::Backward;
 use crate::tensor::Tensor;
 
 /// Checks that a mask buffer holds exactly `numel(mask_shape)` entries.

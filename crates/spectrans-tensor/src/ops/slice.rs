@@ -8,7 +8,7 @@ use crate::float::Float;
 use crate::ops::when;
 use crate::par;
 use crate::shape::{normalize_axis, numel};
-use crate::tape::Backward;
+use crate::tensor::tape::Backward;
 use crate::tensor::Tensor;
 
 /// `(outer, inner)`: the element counts before and after `axis`.

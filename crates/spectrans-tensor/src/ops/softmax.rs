@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::par;
 use crate::shape::{normalize_axis, numel};
-use crate::tape::Backward;
+use crate::tensor::tape::Backward;
 use crate::tensor::Tensor;
 
 /// Geometry of an axis inside a contiguous shape: `(outer, len, inner)`, where the tensor is seen as

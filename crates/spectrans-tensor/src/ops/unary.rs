@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::float::Float;
 use crate::par;
-use crate::tape::Backward;
+use crate::tensor::tape::Backward;
 use crate::tensor::Tensor;
 
 #[derive(Clone, Copy, Debug)]

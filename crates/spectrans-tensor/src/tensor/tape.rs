@@ -12,9 +12,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use super::Tensor;
 use crate::error::{Result, TensorError};
 use crate::float::Float;
-use crate::tensor::Tensor;
 
 /// The backward pass of one recorded operation.
 ///

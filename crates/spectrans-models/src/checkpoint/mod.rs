@@ -4,6 +4,8 @@
 //! `safetensors.torch.save_file(model.state_dict(), "model.safetensors")`, plus a `config.json`
 //! of its constructor arguments (and `model_type`), loads as is (see [`crate::weights`]).
 
+pub mod weights;
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -14,7 +16,7 @@ use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
 use crate::io::{serialize_tensors, write_atomic, TensorFile};
 use crate::models::Model;
-use crate::weights::{find_weights, no_weights, read_weights};
+use weights::{find_weights, no_weights, read_weights};
 
 /// The `format` metadata value of files written by this crate.
 pub const FORMAT: &str = "spectrans-rs/1";

@@ -69,7 +69,7 @@ pub enum Existing {
 /// float precision kept, written atomically, and only after the weights are checked to fit
 /// `config.json`. An existing `model.safetensors` is replaced only with [`Existing::Replace`].
 pub fn convert_folder(dir: &Path, existing: Existing) -> Result<Converted> {
-    let config = crate::checkpoint::read_config(dir)?;
+    let config = super::read_config(dir)?;
     let target = dir.join(WEIGHTS_FILES[0]);
     let torch_names = &WEIGHTS_FILES[1..];
     let Some(name) = torch_names.iter().find(|n| dir.join(n).is_file()) else {
@@ -93,7 +93,7 @@ pub fn convert_folder(dir: &Path, existing: Existing) -> Result<Converted> {
     }
     let dtype = state.precision();
     let file: TensorFile<f64> = state.into_tensor_file()?;
-    let (_, fit_notes) = crate::checkpoint::build_model::<f64>(config, &file, &source.display().to_string())?;
+    let (_, fit_notes) = super::build_model::<f64>(config, &file, &source.display().to_string())?;
     notes.extend(fit_notes);
     let tensors = file.floats.len() + file.ints.len();
     let floats: Vec<_> = file.floats.into_iter().collect();

@@ -1,6 +1,9 @@
 //! The [`Tensor`] type: contiguous row-major storage shared by reference, a dynamic shape, and an
 //! optional link to the autodiff tape that recorded it.
 
+/// The autodiff tape that records operations on tracked tensors.
+pub(crate) mod tape;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -8,7 +11,7 @@ use crate::error::{Result, TensorError};
 use crate::float::Float;
 use crate::rng::Rng;
 use crate::shape::numel;
-use crate::tape::NodeRef;
+use tape::NodeRef;
 
 /// An n-dimensional array of `f32` or `f64`, contiguous in row-major order.
 ///

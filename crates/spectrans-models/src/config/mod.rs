@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 use spectrans_layers::{FNOBlockConfig, NormKind, Pooling, PositionalKind};
 
 use crate::error::{ModelError, Result};
-use crate::operator::FnoOperatorConfig;
+
+mod operator;
+
+pub use operator::{FnoOperatorConfig, GridEncoding};
 
 fn d512() -> usize {
     512
@@ -497,7 +500,7 @@ impl BackboneConfig {
             ));
         }
         positive("ffn_hidden_dim", self.ffn_hidden_dim)?;
-        crate::budget::ffn_width(self)?;
+        ffn_width(self)?;
         if !(0.0..=1.0).contains(&self.dropout) || self.dropout.is_nan() {
             return Err(ModelError::config("dropout", format!("must be in [0, 1], got {}", self.dropout)));
         }
@@ -537,6 +540,27 @@ impl BackboneConfig {
             spatial_dim: self.spatial_dim,
         }
     }
+}
+
+/// The FFN width of a backbone, as the blocks compute it; an error when it rounds to 0 or
+/// does not fit in `usize`.
+pub fn ffn_width(cfg: &BackboneConfig) -> Result<usize> {
+    if let Some(h) = cfg.ffn_hidden_dim {
+        return Ok(h);
+    }
+    let w = cfg.hidden_dim as f64 * cfg.mlp_ratio;
+    if !(w >= 1.0 && w < usize::MAX as f64) {
+        return Err(ModelError::config(
+            "mlp_ratio",
+            format!(
+                "hidden_dim {} × mlp_ratio {:?} gives an FFN width of {w:?}, outside 1..{}",
+                cfg.hidden_dim,
+                cfg.mlp_ratio,
+                usize::MAX
+            ),
+        ));
+    }
+    Ok(w as usize)
 }
 
 #[cfg(test)]
