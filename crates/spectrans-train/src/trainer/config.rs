@@ -41,7 +41,8 @@ pub enum ScheduleConfig {
         /// Decay factor.
         gamma: f64,
     },
-    /// Linear warm-up for `warmup_steps`, then cosine annealing to `min_lr` over the remaining steps.
+    /// Linear warm-up for `warmup_steps` (at most 5 % of the run's steps), then cosine annealing
+    /// to `min_lr` over the remaining steps.
     WarmupCosine {
         /// Warm-up steps.
         warmup_steps: u64,
@@ -88,11 +89,12 @@ impl ScheduleConfig {
             ScheduleConfig::StepEpochs { every_epochs, gamma } => {
                 StepDecay { lr, step_size: every_epochs, gamma }.lr_at(epoch)
             }
-            ScheduleConfig::WarmupCosine { warmup_steps, min_lr } => LinearWarmup {
-                warmup: warmup_steps,
-                inner: Cosine { lr, total: total_steps.saturating_sub(warmup_steps), min_lr },
+            ScheduleConfig::WarmupCosine { warmup_steps, min_lr } => {
+                // a short run (e.g. a preset cut to a few epochs) warms up over at most 5 % of it
+                let warmup = warmup_steps.min(total_steps / 20);
+                LinearWarmup { warmup, inner: Cosine { lr, total: total_steps.saturating_sub(warmup), min_lr } }
+                    .lr_at(step)
             }
-            .lr_at(step),
         }
     }
 }
@@ -227,10 +229,12 @@ mod tests {
     #[test]
     fn schedules_follow_their_definitions() {
         let warm = ScheduleConfig::WarmupCosine { warmup_steps: 10, min_lr: 0.0 };
-        assert_eq!(warm.lr_at(1.0, 0, 0, 110), 0.1);
-        assert_eq!(warm.lr_at(1.0, 10, 0, 110), 1.0);
-        assert!((warm.lr_at(1.0, 60, 0, 110) - 0.5).abs() < 1e-12);
-        assert_eq!(warm.lr_at(1.0, 110, 0, 110), 0.0);
+        assert_eq!(warm.lr_at(1.0, 0, 0, 220), 0.1);
+        assert_eq!(warm.lr_at(1.0, 10, 0, 220), 1.0);
+        assert!((warm.lr_at(1.0, 115, 0, 220) - 0.5).abs() < 1e-12);
+        assert_eq!(warm.lr_at(1.0, 220, 0, 220), 0.0);
+        // a run of 40 steps warms up over 2
+        assert_eq!((warm.lr_at(1.0, 0, 0, 40), warm.lr_at(1.0, 2, 0, 40)), (0.5, 1.0));
         let step = ScheduleConfig::StepEpochs { every_epochs: 2, gamma: 0.5 };
         assert_eq!((step.lr_at(1.0, 999, 1, 0), step.lr_at(1.0, 0, 2, 0)), (1.0, 0.5));
         assert_eq!(ScheduleConfig::Constant.lr_at(0.3, 5, 5, 5), 0.3);
