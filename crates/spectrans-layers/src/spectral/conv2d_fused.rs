@@ -15,6 +15,13 @@
 //! float rounding, at a cost proportional to the kept modes rather than to full transforms; the
 //! backward applies the transposed tables. The tables are built once per geometry and cached for
 //! the whole process.
+//!
+//! No FFT fallback for large grids: the forward costs about `4·m2` multiply-adds per input value
+//! along W (and `8·m1` per kept column along H), against full-size rfft2/irfft2 plus the copies
+//! of the composed path. Measured forward+backward of a whole 2-D FNO layer (B = 20, C = 32,
+//! 12 modes, f32, 1 thread, Xeon with AVX-512, example `bench_conv2d`): 43² 112 → 47 ms,
+//! 85² 331 → 151 ms, 141² 1292 → 443 ms; the fused path stays ahead as the grid grows, so
+//! there is no size at which switching back would pay for these mode counts.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
