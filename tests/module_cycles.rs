@@ -102,7 +102,7 @@ fn cycles(src: &Path) -> Vec<String> {
         if segments.is_empty() {
             return None;
         }
-        if !modules.contains(&segments[..1].to_vec()) {
+        if !modules.contains(&segments[..1]) {
             let module = reexports.get(&segments[0])?;
             segments = vec![module.clone()];
         }

@@ -2,10 +2,13 @@
 //! first-axis frequency blocks (as Li et al.; spectrans keeps only the positive one, B14).
 
 use spectrans_tensor::{Parameter, Rng, Tensor};
-use spectrans_transforms::{irfft2, rfft2, FftFloat, Norm};
+use spectrans_transforms::FftFloat;
+#[cfg(test)]
+use spectrans_transforms::{irfft2, rfft2, Norm};
 
 use crate::error::{LayerError, Result};
 use crate::module::{join, Ctx, Module, Visitor};
+use crate::spectral::conv2d_fused::spectral_conv2d;
 
 /// 2-D spectral convolution over (H, W) grids with complex weights stored as reals:
 /// `weights` (in, out, m1, m2, 2) for first-axis frequencies 0..m1 and `weights_neg` (same shape)
@@ -62,6 +65,30 @@ impl<T: FftFloat> SpectralConv2d<T> {
                 format!("expected (B, {}, H, W), got shape {s:?}", self.in_channels()),
             ));
         }
+        let y = self.fused(ctx, &x.permute(&[0, 2, 3, 1])?)?;
+        Ok(y.permute(&[0, 3, 1, 2])?)
+    }
+
+    /// The fused op on a channels-last grid (B, H, W, in), shape already checked.
+    fn fused(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+        let s = x.shape();
+        let (b, h, w) = (s[0], s[1], s[2]);
+        let (o, wm) = (self.out_channels(), self.weights.shape());
+        if b == 0 || h == 0 || w == 0 {
+            return Ok(Tensor::zeros(&[b, h, w, o]));
+        }
+        let (m1, m2) = (wm[2].min(h / 2), wm[3].min(w / 2 + 1));
+        let wp = ctx.param(&self.weights);
+        // a grid of height 1 has only the zero frequency along the first axis: positive block only
+        let wn = (m1 > 0).then(|| ctx.param(&self.weights_neg));
+        Ok(spectral_conv2d(x, &wp, wn.as_ref(), m1, m2)?)
+    }
+
+    /// The composed reference path (rfft2 → corners → mixing → zero-filled irfft2), which the
+    /// fused op replaces; kept for the tests that compare the two.
+    #[cfg(test)]
+    fn forward_composed(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+        let s = x.shape();
         let (b, h, w) = (s[0], s[2], s[3]);
         let (o, wm) = (self.out_channels(), self.weights.shape());
         let (m1, m2) = (wm[2].min(h / 2), wm[3].min(w / 2 + 1));
@@ -70,7 +97,6 @@ impl<T: FftFloat> SpectralConv2d<T> {
             return Ok(Tensor::zeros(&[b, o, h, w]));
         }
         if m1 == 0 {
-            // a grid of height 1 has only the zero frequency along the first axis: positive block only
             let top = self.corner(ctx, &rfft2(x, [2, 3], None, Norm::Backward)?, &self.weights, 0, 1, wm[3].min(wh))?;
             return self.assemble(&[top], b, o, h, w, 1, wm[3].min(wh));
         }
@@ -81,6 +107,7 @@ impl<T: FftFloat> SpectralConv2d<T> {
     }
 
     /// The mixed block of rows `row0..row0 + m1`, columns `0..m2`: (B, O, m1, m2, 2).
+    #[cfg(test)]
     fn corner(
         &self,
         ctx: &Ctx<T>,
@@ -108,6 +135,7 @@ impl<T: FftFloat> SpectralConv2d<T> {
     }
 
     /// Places the blocks (top rows, then bottom rows) into a zero spectrum and inverts it.
+    #[cfg(test)]
     #[allow(clippy::too_many_arguments)]
     fn assemble(
         &self,
@@ -143,8 +171,13 @@ impl<T: FftFloat> SpectralConv2d<T> {
                 format!("expected (B, H, W, C), got shape {:?}", x.shape()),
             ));
         }
-        let y = self.forward(ctx, &x.permute(&[0, 3, 1, 2])?)?;
-        Ok(y.permute(&[0, 2, 3, 1])?)
+        if x.shape()[3] != self.in_channels() {
+            return Err(LayerError::input(
+                "SpectralConv2d",
+                format!("expected (B, H, W, {}), got shape {:?}", self.in_channels(), x.shape()),
+            ));
+        }
+        self.fused(ctx, x)
     }
 }
 
@@ -160,6 +193,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use spectrans_tensor::gradcheck::{assert_gradients, tensor_from};
+    use spectrans_tensor::Parameter;
     use std::f64::consts::PI;
 
     /// Direct evaluation of the definition: 2-D DFT of the input; per kept (kx, ky) the channel
@@ -258,6 +292,67 @@ mod tests {
                 conv.forward(&Ctx::eval_with_tape(&v[0].tape().unwrap_or_default()), &v[0])
                     .map_err(|e| spectrans_tensor::TensorError::invalid("conv2d", e.to_string()))
             });
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// The fused op equals the composed rfft2 → corners → irfft2 path, values and gradients,
+        /// over odd/even grids, H or W of 1 or 2, and modes beyond the grid.
+        #[test]
+        fn fused_equals_the_composed_path(b in 1usize..3, i in 1usize..4, o in 1usize..4, h in 1usize..12,
+                                          w in 1usize..12, m1 in 1usize..8, m2 in 1usize..8, last: bool,
+                                          seed in 0u64..1000) {
+            let conv = SpectralConv2d::<f64>::new(i, o, (m1, m2), &mut spectrans_tensor::Rng::seed(seed)).unwrap();
+            let x = tensor_from::<f64>(&[b, i, h, w], seed + 1, -1.0, 1.0);
+            let g = tensor_from::<f64>(&[b, o, h, w], seed + 2, -1.0, 1.0);
+            let run = |fused: bool| {
+                let tape = spectrans_tensor::Tape::new();
+                let px = Parameter::new(x.clone());
+                let ctx = Ctx::eval_with_tape(&tape);
+                let xv = tape.watch(&px);
+                let y = if !fused {
+                    conv.forward_composed(&ctx, &xv).unwrap()
+                } else if last {
+                    let xl = xv.permute(&[0, 2, 3, 1]).unwrap();
+                    conv.forward_channels_last(&ctx, &xl).unwrap().permute(&[0, 3, 1, 2]).unwrap()
+                } else {
+                    conv.forward(&ctx, &xv).unwrap()
+                };
+                y.backward_with(&g).unwrap();
+                let grads = [px.grad(), conv.weights.grad(), conv.weights_neg.grad()];
+                conv.zero_grad();
+                (y.to_vec(), grads.map(|t| t.map(|t| t.to_vec())))
+            };
+            let (yf, gf) = run(true);
+            let (yc, gc) = run(false);
+            for (a, e) in yf.iter().zip(&yc) {
+                prop_assert!((a - e).abs() < 1e-12, "y: {a} vs {e}");
+            }
+            for (k, (a, e)) in gf.iter().zip(&gc).enumerate() {
+                prop_assert_eq!(a.is_some(), e.is_some(), "gradient {} presence", k);
+                if let (Some(a), Some(e)) = (a, e) {
+                    for (a, e) in a.iter().zip(e) {
+                        prop_assert!((a - e).abs() < 1e-12, "grad {k}: {a} vs {e}");
+                    }
+                }
+            }
+        }
+
+        /// Finite differences of the fused op itself, for the input and both weight blocks.
+        #[test]
+        fn fused_gradients_match_finite_differences(b in 1usize..3, h in 1usize..7, w in 1usize..7,
+                                                    m1 in 1usize..5, m2 in 1usize..5, seed in 0u64..500) {
+            let (i, o) = (2, 3);
+            let x = tensor_from::<f64>(&[b, h, w, i], seed, -1.0, 1.0);
+            let wp = tensor_from::<f64>(&[i, o, m1, m2, 2], seed + 1, -1.0, 1.0);
+            let wn = tensor_from::<f64>(&[i, o, m1, m2, 2], seed + 2, -1.0, 1.0);
+            let (k1, k2) = (m1.min(h / 2), m2.min(w / 2 + 1));
+            if k1 == 0 {
+                assert_gradients(&[x, wp], |v| spectral_conv2d(&v[0], &v[1], None, k1, k2));
+            } else {
+                assert_gradients(&[x, wp, wn], |v| spectral_conv2d(&v[0], &v[1], Some(&v[2]), k1, k2));
+            }
         }
     }
 

@@ -4,6 +4,7 @@ pub(crate) mod causal;
 mod causal_conv1d;
 mod conv1d;
 mod conv2d;
+mod conv2d_fused;
 mod lanes;
 mod mixing;
 
