@@ -9,13 +9,11 @@ use spectrans_layers::{Ctx, Module};
 use spectrans_models::{load_folder, FNOOperator, FnoOperatorConfig, Model, ModelConfig};
 use spectrans_tensor::Tensor;
 use spectrans_train::metrics::relative_l2;
-use spectrans_train::trainer::{
-    plot_series, Batch, Figure, Metrics, OptimizerConfig, OptimizerKind, ScheduleConfig, Series, Task, TrainConfig,
-    YScale,
-};
+use spectrans_train::trainer::{plot_series, Batch, Figure, Metrics, ScheduleConfig, Series, Task, YScale};
 
 use crate::error::{Result, TaskError};
 use crate::resources::{Footprint, Need};
+use crate::run::operator_preset;
 use crate::{model_folder, EvalOptions, Overrides, RunConfig, TaskConfig, TaskKind};
 
 /// Data and model of the `burgers` task.
@@ -53,22 +51,7 @@ impl BurgersConfig {
 }
 
 fn run_config(task: BurgersConfig, preset: &str, epochs: u64, schedule: ScheduleConfig, eval_every: u64) -> RunConfig {
-    RunConfig {
-        task: TaskConfig::Burgers(task),
-        preset: preset.into(),
-        train: TrainConfig {
-            seed: 0,
-            epochs,
-            batch_size: 20,
-            optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-3, weight_decay: 1e-4 },
-            schedule,
-            grad_clip: None,
-            eval_every,
-            checkpoint_every: eval_every,
-            keep_checkpoints: 3,
-            log_every: 10,
-        },
-    }
+    operator_preset(TaskConfig::Burgers(task), preset, epochs, schedule, eval_every)
 }
 
 /// The default task: s = 256 from a 1024-point solver grid, 1000/100 samples, the paper's model.

@@ -11,13 +11,12 @@ use spectrans_layers::{Ctx, Module};
 use spectrans_models::{load_folder, FNOOperator, FnoOperatorConfig, GridEncoding, Model, ModelConfig};
 use spectrans_tensor::Tensor;
 use spectrans_train::metrics::relative_l2;
-use spectrans_train::trainer::{
-    plot_heatmaps, Batch, Heatmap, Metrics, OptimizerConfig, OptimizerKind, ScheduleConfig, Task, TrainConfig,
-};
+use spectrans_train::trainer::{plot_heatmaps, Batch, Heatmap, Metrics, ScheduleConfig, Task};
 
 use crate::error::{Result, TaskError};
 use crate::normalizer::{GaussianNormalizer, NORMALIZER_FILE};
 use crate::resources::{Footprint, Need};
+use crate::run::operator_preset;
 use crate::{model_folder, EvalOptions, Overrides, RunConfig, TaskConfig, TaskKind};
 
 /// Data and model of the `darcy` task.
@@ -58,22 +57,7 @@ impl DarcyConfig {
 }
 
 fn run_config(task: DarcyConfig, preset: &str, epochs: u64, schedule: ScheduleConfig, eval_every: u64) -> RunConfig {
-    RunConfig {
-        task: TaskConfig::Darcy(task),
-        preset: preset.into(),
-        train: TrainConfig {
-            seed: 0,
-            epochs,
-            batch_size: 20,
-            optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-3, weight_decay: 1e-4 },
-            schedule,
-            grad_clip: None,
-            eval_every,
-            checkpoint_every: eval_every,
-            keep_checkpoints: 3,
-            log_every: 10,
-        },
-    }
+    operator_preset(TaskConfig::Darcy(task), preset, epochs, schedule, eval_every)
 }
 
 /// The paper's operator: width 32, 12 modes per axis, 4 layers, a 128-wide projection, and the

@@ -54,6 +54,33 @@ impl RunConfig {
     }
 }
 
+/// The recipe of the operator tasks (`burgers`, `darcy`), as the FNO paper: Adam 1e-3 with
+/// weight decay 1e-4, batches of 20, no clipping, seed 0, checkpoints at every evaluation.
+pub(crate) fn operator_preset(
+    task: TaskConfig,
+    preset: &str,
+    epochs: u64,
+    schedule: ScheduleConfig,
+    eval_every: u64,
+) -> RunConfig {
+    RunConfig {
+        task,
+        preset: preset.into(),
+        train: TrainConfig {
+            seed: 0,
+            epochs,
+            batch_size: 20,
+            optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-3, weight_decay: 1e-4 },
+            schedule,
+            grad_clip: None,
+            eval_every,
+            checkpoint_every: eval_every,
+            keep_checkpoints: 3,
+            log_every: 10,
+        },
+    }
+}
+
 /// The default recipe of the sequence tasks (`classify`, `lm`): AdamW with weight decay 0.01,
 /// linear warm-up then cosine decay to 1e-4, global-norm clipping at 1, batches of 32, seed 0.
 pub(crate) fn sequence_preset(
