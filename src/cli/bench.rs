@@ -4,7 +4,14 @@
 //! (lr 1e-3); median of `REPS` (default 5) runs after 2 warm-ups. One JSON line per case.
 //!
 //! Decoder cases run twice: the reference (non-causal) operator, as the peer, and the exactly
-//! causal decoder (`"causal": true`).
+//! causal decoder (`"causal": true`). Operator cases (`"kind": "operator"`) are the canonical FNO1d
+//! of Li et al. as the peer's: input (a(x), x) with x = j/(N−1), `hidden` = width, projection
+//! 128, relative-L2 loss, Adam (lr 1e-3, weight decay 1e-4).
+//!
+//! Each line also gives the SIMD level the kernels ran at (`simd`, see `SPECTRANS_SIMD`), and for
+//! the timed train steps the minor page faults and allocator calls per step
+//! (`minor_faults_per_step`, `allocs_per_step`) and the process's peak resident memory
+//! (`peak_rss_bytes`; Linux, else null).
 
 use std::path::Path;
 use std::time::Instant;
@@ -12,8 +19,9 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use spectrans_layers::{Ctx, Module};
 use spectrans_models::{Input, Model, ModelConfig};
-use spectrans_tensor::{Reduction, Rng, Tape, Tensor};
-use spectrans_train::optim::{AdamW, AdamWConfig, Optimizer};
+use spectrans_tensor::{simd, Reduction, Rng, Tape, Tensor};
+use spectrans_train::metrics::relative_l2;
+use spectrans_train::optim::{Adam, AdamConfig, AdamW, AdamWConfig, Optimizer};
 
 /// The cases shipped with the repository (a copy of the peer's `cases.json`).
 const CASES: &str = include_str!("../../benches/cases.json");
@@ -72,6 +80,13 @@ fn config(c: &Case, causal: bool) -> Result<ModelConfig, String> {
             m.insert("vocab_size".into(), c.vocab.into());
             m.insert("causal".into(), causal.into());
         }
+        "operator" => {
+            j = json!({
+                "model_type": "fno_operator", "in_channels": 1, "out_channels": 1, "width": c.hidden,
+                "modes": c.modes, "num_layers": c.layers, "projection_dim": 128, "grid": "vertices",
+                "spatial_dims": 1,
+            });
+        }
         other => return Err(format!("cases.json: case {} has unknown kind {other:?}", c.name)),
     }
     ModelConfig::from_json(&j.to_string()).map_err(|e| format!("case {}: {e}", c.name))
@@ -91,40 +106,74 @@ fn median_time(reps: usize, mut f: impl FnMut() -> Result<(), String>) -> Result
     Ok(ts[ts.len() / 2])
 }
 
+/// This process's minor page faults so far (field 10 of `/proc/self/stat`), where readable.
+fn minor_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // the command name (field 2) may hold spaces; fields after it are counted from its ')'
+    stat[stat.rfind(')')? + 1..].split_whitespace().nth(7)?.parse().ok()
+}
+
+/// This process's peak resident memory (`VmHWM` of `/proc/self/status`), where readable.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
 /// Runs one case; returns its JSON line.
 fn run_case(c: &Case, causal: bool, reps: usize) -> Result<Value, String> {
     let cfg = config(c, causal)?;
     let model = Model::<f32>::from_config(&cfg, 0).map_err(|e| e.to_string())?;
     let mut rng = Rng::seed(0);
     let (b, n) = (c.batch, c.seq);
+    let operator = c.kind == "operator";
     let ids: Vec<usize> = (0..b * n).map(|_| rng.below(c.vocab.unwrap_or(1) as u64) as usize).collect();
     let labels: Vec<usize> = (0..b).map(|_| rng.below(c.classes.unwrap_or(1) as u64) as usize).collect();
-    let x = Tensor::<f32>::randn(&[b, n, c.hidden], 0.0, 1.0, &mut rng);
-    let input =
-        |_: ()| if c.kind == "encoder" { Input::Embeds(&x) } else { Input::Ids { ids: &ids, batch: b, len: n } };
+    let channels = if operator { 1 } else { c.hidden };
+    let x = Tensor::<f32>::randn(&[b, n, channels], 0.0, 1.0, &mut rng);
+    let target = Tensor::<f32>::randn(&[b, n, channels], 0.0, 1.0, &mut rng);
+    let embeds = c.kind == "encoder" || operator;
+    let input = |_: ()| if embeds { Input::Embeds(&x) } else { Input::Ids { ids: &ids, batch: b, len: n } };
     let err = |e: &dyn std::fmt::Display| e.to_string();
     let forward_s =
         median_time(reps, || model.forward(&Ctx::inference(), input(()), None).map(drop).map_err(|e| err(&e)))?;
-    let mut opt =
-        AdamW::new(model.parameters(), AdamWConfig { lr: 1e-3, ..Default::default() }).map_err(|e| err(&e))?;
+    let mut opt: Box<dyn Optimizer<f32>> = if operator {
+        Box::new(
+            Adam::new(model.parameters(), AdamConfig { lr: 1e-3, weight_decay: 1e-4, ..Default::default() })
+                .map_err(|e| err(&e))?,
+        )
+    } else {
+        Box::new(AdamW::new(model.parameters(), AdamWConfig { lr: 1e-3, ..Default::default() }).map_err(|e| err(&e))?)
+    };
     let tape = Tape::new();
-    let train_step_s = median_time(reps, || {
+    let mut step = || {
         opt.zero_grad();
         let ctx = Ctx::train(&tape, 0);
         let out = model.forward(&ctx, input(()), None).map_err(|e| err(&e))?;
         let loss = match c.kind.as_str() {
             "encoder" => out.mul(&out).and_then(|s| s.mean(&[], false)),
+            "operator" => relative_l2(&out, &target),
             "classifier" => out.cross_entropy(&labels, None, Reduction::Mean),
             _ => out.cross_entropy(&ids, None, Reduction::Mean),
         }
         .map_err(|e| err(&e))?;
         loss.backward().map_err(|e| err(&e))?;
         opt.step().map_err(|e| err(&e))
-    })?;
+    };
+    let train_step_s = median_time(reps, &mut step)?;
+    // steady state: page faults and allocator calls over two more steps, after the timed ones
+    let (faults, allocs) = (minor_faults(), crate::ALLOCATOR.allocations());
+    step()?;
+    step()?;
+    let faults = minor_faults().zip(faults).map(|(after, before)| (after - before) as f64 / 2.0);
+    let allocs = (crate::ALLOCATOR.allocations() - allocs) as f64 / 2.0;
     let name = if causal { format!("{}-causal", c.name) } else { c.name.clone() };
     Ok(json!({
         "case": name, "impl": "rust", "threads": rayon::current_num_threads(), "causal": causal,
+        "simd": simd::level().name(),
         "forward_s": (forward_s * 1e6).round() / 1e6, "train_step_s": (train_step_s * 1e6).round() / 1e6,
+        "minor_faults_per_step": faults, "allocs_per_step": allocs,
+        "peak_rss_bytes": peak_rss_bytes(),
     }))
 }
 

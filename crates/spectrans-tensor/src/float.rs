@@ -118,11 +118,31 @@ macro_rules! impl_float {
                 rhs_cs: isize,
                 threads: usize,
             ) {
-                let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-                gemm::gemm(
-                    m, n, k, dst, dst_cs, dst_rs, accumulate, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, 1.0, 1.0,
-                    false, false, false, par,
-                )
+                let level = crate::simd::level();
+                // the CPU's own level: the `gemm` crate (it picks the same level: AVX-512 with the
+                // `avx512` feature, else AVX2 + FMA; faster than ours, docs/gemm.md); a level
+                // capped below the CPU's by SPECTRANS_SIMD: ours
+                let crate_level = if cfg!(feature = "avx512") {
+                    crate::simd::detected()
+                } else {
+                    crate::simd::detected().min(crate::simd::SimdLevel::Avx2)
+                };
+                if level == crate_level && level > crate::simd::SimdLevel::Scalar {
+                    let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+                    // SAFETY: forwarded from the caller.
+                    return unsafe {
+                        gemm::gemm(
+                            m, n, k, dst, dst_cs, dst_rs, accumulate, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, 1.0,
+                            1.0, false, false, false, par,
+                        )
+                    };
+                }
+                let (lhs, rhs) = (
+                    crate::gemm::View { ptr: lhs, rs: lhs_rs, cs: lhs_cs },
+                    crate::gemm::View { ptr: rhs, rs: rhs_rs, cs: rhs_cs },
+                );
+                // SAFETY: forwarded from the caller; `level` is at most the CPU's.
+                unsafe { crate::gemm::gemm(level, m, n, k, dst, dst_rs, dst_cs, accumulate, lhs, rhs, threads) }
             }
         }
     };

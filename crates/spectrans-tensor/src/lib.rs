@@ -30,6 +30,7 @@
 
 mod error;
 mod float;
+mod gemm;
 pub mod gradcheck;
 pub mod io;
 pub mod limits;
@@ -37,6 +38,7 @@ pub mod ops;
 mod par;
 mod rng;
 pub mod shape;
+pub mod simd;
 mod tensor;
 
 pub use error::{Result, TensorError};

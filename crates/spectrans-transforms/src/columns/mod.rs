@@ -465,22 +465,15 @@ enum Isa {
     Baseline,
 }
 
-/// The widest vector extension of this CPU the kernels are compiled for.
+/// The widest vector extension the kernels are compiled for within the process's SIMD level
+/// ([`spectrans_tensor::simd::level`]: the CPU's, capped by `SPECTRANS_SIMD`).
 fn isa() -> Isa {
-    static ISA: OnceLock<Isa> = OnceLock::new();
-    *ISA.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx512f") && has!("avx512vl") && has!("avx2") && has!("fma") {
-                return Isa::Avx512;
-            }
-            if has!("avx2") && has!("fma") {
-                return Isa::Avx2;
-            }
-        }
-        Isa::Baseline
-    })
+    use spectrans_tensor::simd::{level, SimdLevel};
+    match level() {
+        SimdLevel::Avx512 => Isa::Avx512,
+        SimdLevel::Avx2 => Isa::Avx2,
+        SimdLevel::Scalar => Isa::Baseline,
+    }
 }
 
 /// Defines `$variant`, the `#[inline(always)]` tile method `$method` of [`ColumnPlan`] compiled

@@ -1,0 +1,232 @@
+//! Our dense matrix product `C (+)= A · B` for the AVX2 and scalar SIMD levels (Goto/BLIS
+//! blocking: B packed in depth blocks of `KC` into the panels the micro-kernels of [`kernels`]
+//! stream; A read in place, in blocks of `MC` rows, with no packing but for a partial last tile
+//! of rows), threaded over row blocks with rayon. It runs when `SPECTRANS_SIMD` caps the level
+//! below the CPU's; uncapped, `Float::gemm` uses the `gemm` crate, which was faster on the FNO
+//! shapes at both AVX2 and AVX-512 (`docs/gemm.md`).
+//!
+//! Packing buffers are per thread and kept between calls, so a steady-state training step
+//! allocates nothing here and touches no fresh pages.
+
+mod kernels;
+mod pack;
+#[cfg(test)]
+mod tests;
+
+use std::cell::Cell;
+use std::ops::Add;
+
+use rayon::prelude::*;
+
+use crate::simd::SimdLevel;
+use kernels::{MicroKernel, MAX_TILE};
+pub(crate) use pack::View;
+
+/// Element types with micro-kernels.
+pub(crate) trait GemmElement: Copy + Default + Send + Sync + Add<Output = Self> + 'static {
+    /// Depth of a packed block.
+    const KC: usize;
+    /// Rows of a packed A block (rounded down to the kernel's `mr`).
+    const MC: usize;
+    /// The micro-kernel for `level` (at most the CPU's).
+    fn kernel(level: SimdLevel) -> MicroKernel<Self>;
+    /// Takes this thread's packing buffer `slot` (0: A, 1: B), leaving an empty one.
+    fn take_buffer(slot: usize) -> Vec<Self>;
+    /// Gives a packing buffer back to this thread's `slot`.
+    fn return_buffer(slot: usize, buf: Vec<Self>);
+}
+
+macro_rules! element {
+    ($t:ty, $kc:expr, $mc:expr, $scalar:path, $avx2:path) => {
+        impl GemmElement for $t {
+            const KC: usize = $kc;
+            const MC: usize = $mc;
+            fn kernel(level: SimdLevel) -> MicroKernel<Self> {
+                #[cfg(target_arch = "x86_64")]
+                if level >= SimdLevel::Avx2 {
+                    return $avx2;
+                }
+                let _ = level;
+                $scalar
+            }
+            fn take_buffer(slot: usize) -> Vec<Self> {
+                thread_local! {
+                    static BUFFERS: [Cell<Vec<$t>>; 2] = const { [Cell::new(Vec::new()), Cell::new(Vec::new())] };
+                }
+                BUFFERS.with(|b| b[slot].take())
+            }
+            fn return_buffer(slot: usize, buf: Vec<Self>) {
+                thread_local! {
+                    static BUFFERS: [Cell<Vec<$t>>; 2] = const { [Cell::new(Vec::new()), Cell::new(Vec::new())] };
+                }
+                BUFFERS.with(|b| b[slot].set(buf));
+            }
+        }
+    };
+}
+
+element!(f32, 256, 192, kernels::SCALAR_F32, kernels::AVX2_F32);
+element!(f64, 128, 192, kernels::SCALAR_F64, kernels::AVX2_F64);
+
+/// Strides of A from which a reused block is packed rather than read in place.
+const FAR_APART_BYTES: usize = 1024;
+
+/// Columns of B packed at a time.
+const NC: usize = 4096;
+
+/// A destination pointer shared by the tasks of one product (they write disjoint tiles).
+#[derive(Clone, Copy)]
+struct Dst<T>(*mut T);
+// SAFETY: tasks write disjoint tiles of the destination, which outlives the parallel loop.
+unsafe impl<T: Send> Send for Dst<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Dst<T> {}
+
+impl<T> Dst<T> {
+    /// The pointer (a method, so closures capture the whole `Dst`, not its non-`Sync` field).
+    fn ptr(self) -> *mut T {
+        self.0
+    }
+}
+
+/// A packing buffer of at least `len` elements from this thread's `slot` (grown, never shrunk).
+fn buffer<T: GemmElement>(slot: usize, len: usize) -> Vec<T> {
+    let mut buf = T::take_buffer(slot);
+    if buf.len() < len {
+        buf.resize(len, T::default());
+    }
+    buf
+}
+
+/// `dst (+)= lhs · rhs` with `lhs` m × k and `rhs` k × n, element (i, j) of `dst` at
+/// `i·dst_rs + j·dst_cs`; `accumulate == false` overwrites `dst` without reading it. Runs on up to
+/// `threads` threads of the current rayon pool, with the micro-kernel of `level`.
+///
+/// # Safety
+/// Both views must be valid for every element of their matrices, `dst` for every element of the
+/// m × n result, and `dst` must not overlap either operand; `level` at most the CPU's.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm<T: GemmElement>(
+    level: SimdLevel,
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    dst_rs: isize,
+    dst_cs: isize,
+    accumulate: bool,
+    lhs: View<T>,
+    rhs: View<T>,
+    threads: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                for j in 0..n {
+                    // SAFETY: inside the destination.
+                    unsafe { *dst.offset(i as isize * dst_rs + j as isize * dst_cs) = T::default() };
+                }
+            }
+        }
+        return;
+    }
+    let kern = T::kernel(level);
+    let (mr, nr) = (kern.mr, kern.nr);
+    let threads = threads.max(1);
+    // row blocks: a multiple of `threads` of them, each at most MC rows (a multiple of mr)
+    let mc_max = (T::MC / mr).max(1) * mr;
+    let row_blocks = threads * m.div_ceil(threads * mc_max);
+    let mc = m.div_ceil(row_blocks).div_ceil(mr) * mr;
+    let row_blocks = m.div_ceil(mc);
+    let dst = Dst(dst);
+    // the larger stride of A, in bytes
+    let far_apart = lhs.rs.unsigned_abs().max(lhs.cs.unsigned_abs()) * std::mem::size_of::<T>() >= FAR_APART_BYTES;
+    let mut packed_b = buffer::<T>(1, NC.min(n.div_ceil(nr) * nr) * T::KC.min(k));
+    let mut jc = 0;
+    while jc < n {
+        let nc = NC.min(n - jc);
+        let panels = nc.div_ceil(nr);
+        // few row blocks: split the columns too, so every thread has work
+        let col_splits = threads.div_ceil(row_blocks).min(panels);
+        let panels_per_split = panels.div_ceil(col_splits);
+        let mut pc = 0;
+        while pc < k {
+            let kc = T::KC.min(k - pc);
+            let acc = accumulate || pc > 0;
+            let bp = &mut packed_b[..panels * nr * kc];
+            if threads > 1 && panels > 1 {
+                bp.par_chunks_mut(nr * kc).enumerate().for_each(|(j, out)| {
+                    // SAFETY: panel j of the block lies inside rhs.
+                    unsafe { pack::pack_b(rhs, pc, kc, jc + j * nr, nr.min(nc - j * nr), nr, out) }
+                });
+            } else {
+                // SAFETY: the block lies inside rhs.
+                unsafe { pack::pack_b(rhs, pc, kc, jc, nc, nr, bp) };
+            }
+            let bp: &[T] = bp;
+            let task = |t: usize| {
+                let (ib, split) = (t / col_splits, t % col_splits);
+                let ic = ib * mc;
+                let rows = mc.min(m - ic);
+                // A is read in place, but for a partial last tile of rows (packed, zero-padded)
+                // and, when its rows or columns lie far apart and the block is reused over many
+                // panels, the whole block (far-apart rows alias in the L1 sets and the TLB)
+                let pack_all = far_apart && panels_per_split >= 4;
+                let edge = if pack_all { 0 } else { rows % mr };
+                let packed_rows = if pack_all { rows } else { edge };
+                let mut ap = buffer::<T>(0, packed_rows.div_ceil(mr) * mr * kc);
+                if packed_rows > 0 {
+                    // SAFETY: the rows lie inside lhs.
+                    unsafe { pack::pack_a(lhs, ic + rows - packed_rows, packed_rows, pc, kc, mr, &mut ap) };
+                }
+                let first = split * panels_per_split;
+                for j in first..panels.min(first + panels_per_split) {
+                    let b_panel = bp[j * nr * kc..(j + 1) * nr * kc].as_ptr();
+                    let cols = nr.min(nc - j * nr);
+                    for ip in 0..rows.div_ceil(mr) {
+                        let h = mr.min(rows - ip * mr);
+                        let r = ic + ip * mr;
+                        let (a, a_rs, a_ps) = if pack_all {
+                            (ap[ip * mr * kc..].as_ptr(), 1, mr as isize)
+                        } else if h == mr {
+                            (lhs.ptr.wrapping_offset(r as isize * lhs.rs + pc as isize * lhs.cs), lhs.rs, lhs.cs)
+                        } else {
+                            (ap.as_ptr(), 1, mr as isize)
+                        };
+                        // SAFETY: the tile (r.., c..) of h × cols lies inside dst; tasks write
+                        // disjoint tiles; A and the B panel hold the tile's operands.
+                        unsafe {
+                            let d = dst.ptr().offset(r as isize * dst_rs + (jc + j * nr) as isize * dst_cs);
+                            if h == mr && cols == nr && dst_cs == 1 && dst_rs > 0 {
+                                (kern.run)(kc, a, a_rs, a_ps, b_panel, d, dst_rs as usize, acc);
+                            } else {
+                                let mut tile = [T::default(); MAX_TILE];
+                                (kern.run)(kc, a, a_rs, a_ps, b_panel, tile.as_mut_ptr(), nr, false);
+                                for i in 0..h {
+                                    for jj in 0..cols {
+                                        let e = d.offset(i as isize * dst_rs + jj as isize * dst_cs);
+                                        let v = tile[i * nr + jj];
+                                        *e = if acc { *e + v } else { v };
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                T::return_buffer(0, ap);
+            };
+            let tasks = row_blocks * col_splits;
+            if threads > 1 && tasks > 1 {
+                (0..tasks).into_par_iter().with_max_len(1).for_each(task);
+            } else {
+                (0..tasks).for_each(task);
+            }
+            pc += kc;
+        }
+        jc += nc;
+    }
+    T::return_buffer(1, packed_b);
+}

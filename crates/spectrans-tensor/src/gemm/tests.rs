@@ -1,0 +1,128 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::simd;
+use crate::Rng;
+
+/// Levels this CPU can run.
+fn levels() -> Vec<SimdLevel> {
+    SimdLevel::ALL.into_iter().filter(|&l| l <= simd::detected()).collect()
+}
+
+/// Runs `gemm` at `level` on row-major or transposed operands, against a naive f64 product.
+#[allow(clippy::too_many_arguments)]
+fn check<T: GemmElement + Into<f64> + From<f32>>(
+    level: SimdLevel,
+    m: usize,
+    n: usize,
+    k: usize,
+    ta: bool,
+    tb: bool,
+    accumulate: bool,
+    threads: usize,
+    tol: f64,
+) {
+    let mut rng = Rng::seed((m * 31 + n * 7 + k) as u64);
+    let mut draw = |len: usize| -> Vec<T> { (0..len).map(|_| T::from(rng.uniform() as f32 * 2.0 - 1.0)).collect() };
+    let (a, b, c0) = (draw(m * k), draw(k * n), draw(m * n));
+    let (a_rs, a_cs) = if ta { (1, m as isize) } else { (k as isize, 1) };
+    let (b_rs, b_cs) = if tb { (1, k as isize) } else { (n as isize, 1) };
+    let mut c = c0.clone();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    pool.install(|| unsafe {
+        gemm(
+            level,
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+            accumulate,
+            View { ptr: a.as_ptr(), rs: a_rs, cs: a_cs },
+            View { ptr: b.as_ptr(), rs: b_rs, cs: b_cs },
+            threads,
+        )
+    });
+    for i in 0..m {
+        for j in 0..n {
+            let mut want: f64 = if accumulate { c0[i * n + j].into() } else { 0.0 };
+            for p in 0..k {
+                let av: f64 = a[(i as isize * a_rs + p as isize * a_cs) as usize].into();
+                let bv: f64 = b[(p as isize * b_rs + j as isize * b_cs) as usize].into();
+                want += av * bv;
+            }
+            let got: f64 = c[i * n + j].into();
+            assert!(
+                (got - want).abs() <= tol * (1.0 + want.abs()) * (k as f64).sqrt().max(1.0),
+                "{level} {m}x{k}·{k}x{n} ta={ta} tb={tb} acc={accumulate} threads={threads}: c[{i},{j}] = {got}, want {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn blocked_shapes_match_the_naive_product_at_every_level() {
+    // depths past KC, rows past MC, columns past one panel, and edge tiles everywhere
+    for level in levels() {
+        for &(m, n, k) in &[(1, 1, 1), (7, 17, 3), (200, 40, 300), (13, 70, 513), (385, 33, 64)] {
+            for threads in [1, 2] {
+                check::<f32>(level, m, n, k, false, false, false, threads, 1e-6);
+                check::<f64>(level, m, n, k, true, true, true, threads, 1e-14);
+            }
+        }
+    }
+}
+
+#[test]
+fn zero_depth_overwrites_or_keeps() {
+    for level in levels() {
+        let mut c = vec![f32::NAN; 6];
+        let v = View { ptr: std::ptr::null(), rs: 0, cs: 0 };
+        unsafe { gemm(level, 2, 3, 0, c.as_mut_ptr(), 3, 1, false, v, v, 1) };
+        assert_eq!(c, vec![0.0; 6]);
+        let mut c = vec![5.0f32; 6];
+        unsafe { gemm(level, 2, 3, 0, c.as_mut_ptr(), 3, 1, true, v, v, 1) };
+        assert_eq!(c, vec![5.0; 6]);
+    }
+}
+
+#[test]
+fn overwrite_never_reads_the_destination() {
+    for level in levels() {
+        let (m, n, k) = (9, 19, 5);
+        let a = vec![1.0f32; m * k];
+        let b = vec![2.0f32; k * n];
+        let mut c = vec![f32::NAN; m * n];
+        unsafe {
+            gemm(
+                level,
+                m,
+                n,
+                k,
+                c.as_mut_ptr(),
+                n as isize,
+                1,
+                false,
+                View { ptr: a.as_ptr(), rs: k as isize, cs: 1 },
+                View { ptr: b.as_ptr(), rs: n as isize, cs: 1 },
+                1,
+            )
+        };
+        assert!(c.iter().all(|&v| v == 10.0), "{level}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn random_shapes_and_layouts(
+        m in 1usize..40, n in 1usize..40, k in 1usize..300,
+        ta: bool, tb: bool, acc: bool, two_threads: bool,
+    ) {
+        for level in levels() {
+            check::<f64>(level, m, n, k, ta, tb, acc, 1 + two_threads as usize, 1e-14);
+            check::<f32>(level, m, n, k, ta, tb, acc, 1 + two_threads as usize, 1e-6);
+        }
+    }
+}
