@@ -1,7 +1,9 @@
 //! The binary's allocator: mimalloc, which keeps freed pages for reuse where glibc's malloc returns
 //! every large tensor buffer to the kernel and page-faults it back on the next step (measured in
-//! `docs/benchmarks.md`), with a count of allocation calls for `spectrans bench`
-//! (`allocs_per_step`). Library users keep whatever allocator their program chooses.
+//! `docs/benchmarks.md`), told never to purge freed pages (its default returns them to the OS
+//! after 10 ms, and a training step's buffers are freed and wanted again a step later), with a
+//! count of allocation calls for `spectrans bench` (`allocs_per_step`). Library users keep
+//! whatever allocator their program chooses.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,5 +45,28 @@ unsafe impl GlobalAlloc for CountingMimalloc {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: forwarded from the caller.
         unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+}
+
+/// mimalloc's option index of `purge_delay` (`mi_option_purge_delay` in mimalloc.h, v2; the Rust
+/// bindings do not name it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Tells mimalloc to keep freed pages for reuse (purge delay −1: never return them to the OS),
+/// unless `MIMALLOC_PURGE_DELAY` sets a delay of its own.
+pub fn keep_freed_pages() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: setting an option is thread-safe in mimalloc; -1 is a documented value.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn purge_delay_is_the_option_we_think() {
+        // the default purge delay of mimalloc v2 is 10 ms: the index names that option
+        let v = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        assert!(v == 10 || std::env::var_os("MIMALLOC_PURGE_DELAY").is_some(), "option 15 reads {v}");
     }
 }

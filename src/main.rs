@@ -9,6 +9,7 @@ mod cli;
 static ALLOCATOR: alloc_count::CountingMimalloc = alloc_count::CountingMimalloc::new();
 
 fn main() {
+    alloc_count::keep_freed_pages();
     if let Err(e) = spectrans_tensor::simd::env_cap().and_then(|_| cli::run()) {
         eprintln!("error: {e}");
         std::process::exit(1);

@@ -163,6 +163,32 @@ fn golden_parity_f32_and_f64() {
             failures.push(format!("{}: f32 {e32:.2e} (≤ 1e-5), f64 {e64:.2e} (≤ 1e-10)", path.display()));
         }
     }
-    println!("checked {} golden fixtures", files.len());
+    println!("checked {} golden fixtures at SIMD level {}", files.len(), spectrans::tensor::simd::level());
     assert!(failures.is_empty(), "golden parity failed:\n{}", failures.join("\n"));
+}
+
+/// The same parity at every SIMD level this CPU has (`SPECTRANS_SIMD`, read once per process): each
+/// level runs `golden_parity_f32_and_f64` in a child process of this test binary.
+#[test]
+fn golden_parity_at_every_simd_level() {
+    use spectrans::tensor::simd::{self, SimdLevel};
+    if std::env::var_os("SPECTRANS_SIMD_CHILD").is_some() {
+        return; // a child runs only the parity test
+    }
+    for level in SimdLevel::ALL.into_iter().filter(|&l| l <= simd::detected()) {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "golden_parity_f32_and_f64", "--nocapture", "--test-threads", "1"])
+            .env("SPECTRANS_SIMD", level.name())
+            .env("SPECTRANS_SIMD_CHILD", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "golden parity at SIMD level {level}:\n{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains(&format!("SIMD level {level}")), "the child ran at {level}:\n{text}");
+        assert!(text.contains("1 passed"), "the child ran the parity test:\n{text}");
+    }
 }

@@ -88,8 +88,7 @@ pub fn zip3<T: Copy + Send + Sync, U: Send + Copy>(
     build(a.len(), |off, out| {
         multiversioned(|| {
             let n = out.len();
-            for (((o, &x), &y), &z) in
-                out.iter_mut().zip(&a[off..off + n]).zip(&b[off..off + n]).zip(&c[off..off + n])
+            for (((o, &x), &y), &z) in out.iter_mut().zip(&a[off..off + n]).zip(&b[off..off + n]).zip(&c[off..off + n])
             {
                 o.write(f(x, y, z));
             }

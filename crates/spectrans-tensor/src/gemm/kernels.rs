@@ -110,8 +110,10 @@ mod avx2 {
                 accumulate: bool,
             ) {
                 const NR: usize = 2 * $lanes;
-                let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21) = ($zero(), $zero(), $zero(), $zero(), $zero(), $zero());
-                let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) = ($zero(), $zero(), $zero(), $zero(), $zero(), $zero());
+                let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21) =
+                    ($zero(), $zero(), $zero(), $zero(), $zero(), $zero());
+                let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) =
+                    ($zero(), $zero(), $zero(), $zero(), $zero(), $zero());
                 let mut b = b;
                 // SAFETY: every pointer stays inside A (the caller's contract) and the packed
                 // B panel (kc steps of NR).
@@ -152,7 +154,8 @@ mod avx2 {
                         a5 = a5.wrapping_offset(a_ps);
                         b = b.add(NR);
                     }
-                    let rows: [($vec, $vec); MR] = [(c00, c01), (c10, c11), (c20, c21), (c30, c31), (c40, c41), (c50, c51)];
+                    let rows: [($vec, $vec); MR] =
+                        [(c00, c01), (c10, c11), (c20, c21), (c30, c31), (c40, c41), (c50, c51)];
                     for (i, (v0, v1)) in rows.into_iter().enumerate() {
                         let dst = c.add(i * ldc);
                         if accumulate {
@@ -169,12 +172,28 @@ mod avx2 {
     }
 
     avx2_kernel!(
-        f32_6x16, f32, 8, __m256, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_broadcast_ss,
-        _mm256_fmadd_ps, _mm256_add_ps
+        f32_6x16,
+        f32,
+        8,
+        __m256,
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_broadcast_ss,
+        _mm256_fmadd_ps,
+        _mm256_add_ps
     );
     avx2_kernel!(
-        f64_6x8, f64, 4, __m256d, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_storeu_pd, _mm256_broadcast_sd,
-        _mm256_fmadd_pd, _mm256_add_pd
+        f64_6x8,
+        f64,
+        4,
+        __m256d,
+        _mm256_setzero_pd,
+        _mm256_loadu_pd,
+        _mm256_storeu_pd,
+        _mm256_broadcast_sd,
+        _mm256_fmadd_pd,
+        _mm256_add_pd
     );
 }
 
