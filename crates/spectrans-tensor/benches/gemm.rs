@@ -203,6 +203,19 @@ fn main() {
     }
 }
 
+/// What `Float::gemm` runs at this process's SIMD level: the `gemm` crate at the CPU's own level,
+/// our kernels when `SPECTRANS_SIMD` caps it lower.
+fn ours_kernel() -> String {
+    use spectrans_tensor::simd;
+    let crate_level =
+        if cfg!(feature = "avx512") { simd::detected() } else { simd::detected().min(simd::SimdLevel::Avx2) };
+    if simd::level() == crate_level && simd::level() > simd::SimdLevel::Scalar {
+        format!("gemm crate, {}", simd::level())
+    } else {
+        format!("spectrans kernel, {}", simd::level())
+    }
+}
+
 /// Times every wanted candidate on the three variants of one shape, printing a JSON line each.
 fn bench_shape(rows: usize, inner: usize, outer: usize, wanted: &[String], rng: &mut Rng) {
     let kernel = if cfg!(feature = "avx512") { "gemm+x86-v4" } else { "gemm" };
@@ -224,7 +237,7 @@ fn bench_shape(rows: usize, inner: usize, outer: usize, wanted: &[String], rng: 
             }
             let label = match cand.as_str() {
                 "gemm" => kernel.to_owned(),
-                "ours" => format!("ours({kernel})"),
+                "ours" => format!("ours({})", ours_kernel()),
                 other => other.to_owned(),
             };
             println!(

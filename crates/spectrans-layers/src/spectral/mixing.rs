@@ -103,21 +103,34 @@ fn lanes_irfft<T: FftFloat>(spec: &[T], lay: Layout, modes: usize, scale: T, int
 }
 
 /// Packs weights (I, O, M_w, 2) into per-mode real blocks [[Re, Im], [−Im, Re]] of shape (2I, 2O).
+///
+/// Parallel over input channels i, reading the weights in storage order (modes innermost): each
+/// task fills rows i and I + i of every block, whose lines it completes over consecutive o, so
+/// both the reads and the writes stream (parallel over modes, every cache line of the weights was
+/// fetched once per mode it holds).
 fn pack_weights<T: Float>(w: &[T], i_n: usize, o_n: usize, m_w: usize, modes: usize) -> Vec<T> {
     let (r, c) = (2 * i_n, 2 * o_n);
-    let mut packed = vec![T::zero(); modes * r * c];
-    packed.par_chunks_mut(r * c).enumerate().for_each(|(k, blk)| {
-        for i in 0..i_n {
-            for o in 0..o_n {
-                let s = ((i * o_n + o) * m_w + k) * 2;
-                let (re, im) = (w[s], w[s + 1]);
-                blk[i * c + o] = re;
-                blk[i * c + o_n + o] = im;
-                blk[(i_n + i) * c + o] = -im;
-                blk[(i_n + i) * c + o_n + o] = re;
+    let len = modes * r * c;
+    let mut packed: Vec<T> = Vec::with_capacity(len);
+    let out = SharedMut(packed.as_mut_ptr());
+    (0..i_n).into_par_iter().for_each(|i| {
+        for o in 0..o_n {
+            let src = &w[(i * o_n + o) * m_w * 2..][..modes * 2];
+            for (k, z) in src.chunks_exact(2).enumerate() {
+                let (re, im) = (z[0], z[1]);
+                let blk = k * r * c;
+                // SAFETY: rows i and i_n + i of block k are written by task i only, inside `len`.
+                unsafe {
+                    out.at(blk + i * c + o).write(re);
+                    out.at(blk + i * c + o_n + o).write(im);
+                    out.at(blk + (i_n + i) * c + o).write(-im);
+                    out.at(blk + (i_n + i) * c + o_n + o).write(re);
+                }
             }
         }
     });
+    // SAFETY: the tasks wrote all 4·I·O entries of each of the `modes` blocks.
+    unsafe { packed.set_len(len) };
     packed
 }
 
@@ -238,10 +251,11 @@ impl<T: FftFloat> Backward<T> for MixingBackward<T> {
             per_mode_gemm(modes, (r_in, r_out, b_n), &self.xs, (1, r_in as isize), &gy, (r_out as isize, 1), &mut gp);
             let m_w = self.m_w;
             let mut w = vec![T::zero(); i_n * o_n * m_w * 2];
+            // in the weights' storage order (modes innermost), so the writes stream
             w.par_chunks_mut(o_n * m_w * 2).enumerate().for_each(|(i, wi)| {
-                for k in 0..modes {
-                    let blk = &gp[k * r_in * r_out..];
-                    for o in 0..o_n {
+                for o in 0..o_n {
+                    for k in 0..modes {
+                        let blk = &gp[k * r_in * r_out..];
                         let re = blk[i * r_out + o] + blk[(i_n + i) * r_out + o_n + o];
                         let im = blk[i * r_out + o_n + o] - blk[(i_n + i) * r_out + o];
                         wi[(o * m_w + k) * 2] = re;
