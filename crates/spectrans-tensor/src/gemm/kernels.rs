@@ -128,30 +128,23 @@ mod avx2 {
                     for _ in 0..kc {
                         let b0 = $load(b);
                         let b1 = $load(b.add($lanes));
-                        let x = $bcast(&*a0);
-                        c00 = $fma(x, b0, c00);
-                        c01 = $fma(x, b1, c01);
-                        let x = $bcast(&*a1);
-                        c10 = $fma(x, b0, c10);
-                        c11 = $fma(x, b1, c11);
-                        let x = $bcast(&*a2);
-                        c20 = $fma(x, b0, c20);
-                        c21 = $fma(x, b1, c21);
-                        let x = $bcast(&*a3);
-                        c30 = $fma(x, b0, c30);
-                        c31 = $fma(x, b1, c31);
-                        let x = $bcast(&*a4);
-                        c40 = $fma(x, b0, c40);
-                        c41 = $fma(x, b1, c41);
-                        let x = $bcast(&*a5);
-                        c50 = $fma(x, b0, c50);
-                        c51 = $fma(x, b1, c51);
-                        a0 = a0.wrapping_offset(a_ps);
-                        a1 = a1.wrapping_offset(a_ps);
-                        a2 = a2.wrapping_offset(a_ps);
-                        a3 = a3.wrapping_offset(a_ps);
-                        a4 = a4.wrapping_offset(a_ps);
-                        a5 = a5.wrapping_offset(a_ps);
+                        // one row of the tile: broadcast A[i, p], two FMAs
+                        macro_rules! row {
+                            ($a:ident, $c0:ident, $c1:ident) => {
+                                let x = $bcast(&*$a);
+                                $c0 = $fma(x, b0, $c0);
+                                $c1 = $fma(x, b1, $c1);
+                            };
+                        }
+                        row!(a0, c00, c01);
+                        row!(a1, c10, c11);
+                        row!(a2, c20, c21);
+                        row!(a3, c30, c31);
+                        row!(a4, c40, c41);
+                        row!(a5, c50, c51);
+                        for p in [&mut a0, &mut a1, &mut a2, &mut a3, &mut a4, &mut a5] {
+                            *p = p.wrapping_offset(a_ps);
+                        }
                         b = b.add(NR);
                     }
                     let rows: [($vec, $vec); MR] =

@@ -69,7 +69,7 @@ pub(crate) unsafe fn pack_a<T: Copy + Default>(
 }
 
 /// Packs depth `p0..p0 + kc` × columns `c0..c0 + cols` of `b` into `out` as panels of `nr`
-/// columns.
+/// columns: the A packing of Bᵀ (`panel[p·nr + j] = Bᵀ[j, p] = B[p, j]`).
 ///
 /// # Safety
 /// The block must lie inside `b`; `out` holds `ceil(cols / nr)·nr·kc` elements.
@@ -82,30 +82,7 @@ pub(crate) unsafe fn pack_b<T: Copy + Default>(
     nr: usize,
     out: &mut [T],
 ) {
-    for (panel, dst) in out.chunks_exact_mut(nr * kc).take(cols.div_ceil(nr)).enumerate() {
-        let j0 = panel * nr;
-        let w = nr.min(cols - j0);
-        if b.cs == 1 && w == nr {
-            // row-major B: each depth step is `nr` contiguous values
-            for (p, d) in dst.chunks_exact_mut(nr).enumerate() {
-                for (j, v) in d.iter_mut().enumerate() {
-                    // SAFETY: inside the block.
-                    *v = unsafe { b.at(p0 + p, c0 + j0 + j) };
-                }
-            }
-            continue;
-        }
-        for j in 0..nr {
-            if j < w {
-                for p in 0..kc {
-                    // SAFETY: inside the block.
-                    dst[p * nr + j] = unsafe { b.at(p0 + p, c0 + j0 + j) };
-                }
-            } else {
-                for p in 0..kc {
-                    dst[p * nr + j] = T::default();
-                }
-            }
-        }
-    }
+    let bt = View { ptr: b.ptr, rs: b.cs, cs: b.rs };
+    // SAFETY: the same block, seen transposed.
+    unsafe { pack_a(bt, c0, cols, p0, kc, nr, out) }
 }
