@@ -30,10 +30,17 @@ pub(crate) trait GemmElement: Copy + Default + Send + Sync + Add<Output = Self> 
     const MC: usize;
     /// The micro-kernel for `level` (at most the CPU's).
     fn kernel(level: SimdLevel) -> MicroKernel<Self>;
-    /// Takes this thread's packing buffer `slot` (0: A, 1: B), leaving an empty one.
-    fn take_buffer(slot: usize) -> Vec<Self>;
+    /// Runs `f` on this thread's two packing buffers (0: A, 1: B).
+    fn with_buffers<R>(f: impl FnOnce(&[Cell<Vec<Self>>; 2]) -> R) -> R;
+
+    /// Takes this thread's packing buffer `slot`, leaving an empty one.
+    fn take_buffer(slot: usize) -> Vec<Self> {
+        Self::with_buffers(|b| b[slot].take())
+    }
     /// Gives a packing buffer back to this thread's `slot`.
-    fn return_buffer(slot: usize, buf: Vec<Self>);
+    fn return_buffer(slot: usize, buf: Vec<Self>) {
+        Self::with_buffers(|b| b[slot].set(buf))
+    }
 }
 
 macro_rules! element {
@@ -49,17 +56,11 @@ macro_rules! element {
                 let _ = level;
                 $scalar
             }
-            fn take_buffer(slot: usize) -> Vec<Self> {
+            fn with_buffers<R>(f: impl FnOnce(&[Cell<Vec<Self>>; 2]) -> R) -> R {
                 thread_local! {
                     static BUFFERS: [Cell<Vec<$t>>; 2] = const { [Cell::new(Vec::new()), Cell::new(Vec::new())] };
                 }
-                BUFFERS.with(|b| b[slot].take())
-            }
-            fn return_buffer(slot: usize, buf: Vec<Self>) {
-                thread_local! {
-                    static BUFFERS: [Cell<Vec<$t>>; 2] = const { [Cell::new(Vec::new()), Cell::new(Vec::new())] };
-                }
-                BUFFERS.with(|b| b[slot].set(buf));
+                BUFFERS.with(f)
             }
         }
     };

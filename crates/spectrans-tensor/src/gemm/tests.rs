@@ -126,3 +126,10 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn packing_buffers_are_kept_between_calls() {
+    let big = buffer::<f32>(1, 1000);
+    f32::return_buffer(1, big);
+    assert!(f32::take_buffer(1).capacity() >= 1000, "the returned buffer is the one taken next");
+}
