@@ -1,7 +1,7 @@
 //! Fuzzing entry points of the spectrans loaders. Each takes arbitrary bytes, feeds them to the
 //! library the way a user's file would be, and may see `Ok` or `Err` — never a panic, a hang or an
 //! unbounded allocation. The `cargo fuzz` targets in `fuzz_targets/` call these functions, and the
-//! root package's `tests/fuzz_regressions.rs` includes this file to replay the committed corpus
+//! root package's `tests/integration/fuzz_regressions.rs` includes this file to replay the committed corpus
 //! (`tests/fuzz_corpus/<target>/`) through the same code in the normal `cargo test`.
 //!
 //! Configurations are capped before a model is built ([`small_enough`]): a valid but absurd

@@ -145,7 +145,8 @@ impl<T: FftFloat> FourierNeuralOperator<T> {
     /// rest of the layer, shared by [`Self::forward`], [`Self::forward_2d`] and [`Self::step`].
     fn finish(&self, ctx: &Ctx<T>, spectral: Tensor<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
         let sum = match self.linear() {
-            Some(l) => spectral.add(&l.forward(ctx, x)?)?,
+            // the pointwise product accumulates onto bias + spectral branch (one pass)
+            Some(l) => l.forward_add(ctx, x, &spectral)?,
             None => spectral,
         };
         self.activation.apply(&sum)

@@ -1,7 +1,7 @@
 //! Affine maps over the last axis: [`Linear`] (weight (out, in)) and [`PointwiseConv`] (a 1×1
 //! convolution, weight (out, in, 1) as spectrans' `nn.Conv1d` stores it).
 
-use spectrans_tensor::{Float, Parameter, Rng, Tensor, Transpose};
+use spectrans_tensor::{Float, Parameter, Rng, Tensor};
 
 use crate::error::{LayerError, Result};
 use crate::init;
@@ -59,38 +59,67 @@ impl<T: Float> Linear<T> {
     /// # Ok::<(), spectrans_layers::LayerError>(())
     /// ```
     pub fn forward(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
-        affine(ctx, "Linear", x, &self.weight, self.bias.as_ref(), self.in_dim())
+        affine(ctx, "Linear", x, &self.weight, self.bias.as_ref(), None)
+    }
+
+    /// `forward(x) + addend` in one pass: the product accumulates onto bias and addend (a
+    /// residual, say) instead of adding them afterwards.
+    ///
+    /// # Shapes
+    /// `x` (…, in), `addend` (…, out) → (…, out).
+    ///
+    /// ```
+    /// use spectrans_layers::{Ctx, Linear};
+    /// use spectrans_tensor::{Rng, Tensor};
+    /// let lin = Linear::<f64>::new(4, 3, &mut Rng::seed(0));
+    /// let (x, r) = (Tensor::ones(&[2, 5, 4]), Tensor::ones(&[2, 5, 3]));
+    /// let y = lin.forward_add(&Ctx::inference(), &x, &r)?;
+    /// let want = lin.forward(&Ctx::inference(), &x)?.add(&r)?;
+    /// assert!(y.data().iter().zip(want.data()).all(|(a, b)| (a - b).abs() < 1e-12));
+    /// # Ok::<(), spectrans_layers::LayerError>(())
+    /// ```
+    pub fn forward_add(&self, ctx: &Ctx<T>, x: &Tensor<T>, addend: &Tensor<T>) -> Result<Tensor<T>> {
+        affine(ctx, "Linear", x, &self.weight, self.bias.as_ref(), Some(addend))
     }
 }
 
-/// `x·Wᵀ + b` for `weight` stored (out, in) or (out, in, 1).
+/// `x·Wᵀ + b (+ addend)` for `weight` stored (out, in) or (out, in, 1), as one fused op
+/// ([`Tensor::affine`]: the GEMM accumulates onto the bias and the addend).
 fn affine<T: Float>(
     ctx: &Ctx<T>,
     layer: &'static str,
     x: &Tensor<T>,
     weight: &Parameter<T>,
     bias: Option<&Parameter<T>>,
-    in_dim: usize,
+    addend: Option<&Tensor<T>>,
 ) -> Result<Tensor<T>> {
+    let in_dim = weight.shape()[1];
     if x.rank() == 0 || x.shape()[x.rank() - 1] != in_dim {
         return Err(LayerError::input(
             layer,
             format!("expected last axis of size {in_dim}, got shape {:?}", x.shape()),
         ));
     }
+    let out_dim = weight.shape()[0];
+    if let Some(r) = addend {
+        if r.rank() != x.rank()
+            || r.shape()[..r.rank() - 1] != x.shape()[..x.rank() - 1]
+            || r.shape()[r.rank() - 1] != out_dim
+        {
+            return Err(LayerError::input(
+                layer,
+                format!(
+                    "the addend must have the output's shape (…, {out_dim}), got {:?} for input {:?}",
+                    r.shape(),
+                    x.shape()
+                ),
+            ));
+        }
+    }
     let w = ctx.param(weight);
     let w = if w.rank() == 3 { w.reshape(&w.shape()[..2])? } else { w };
-    let y = if x.rank() == 1 {
-        // a single vector: the matmul needs a row
-        let y = x.reshape(&[1, in_dim])?.matmul_t(&w, Transpose::Rhs)?;
-        y.reshape(&[w.shape()[0]])?
-    } else {
-        x.matmul_t(&w, Transpose::Rhs)?
-    };
-    match bias {
-        Some(b) => Ok(y.add(&ctx.param(b))?),
-        None => Ok(y),
-    }
+    let b = bias.map(|b| ctx.param(b));
+    Ok(x.affine(&w, b.as_ref(), addend)?)
 }
 
 impl<T: Float> Module<T> for Linear<T> {
@@ -133,7 +162,24 @@ impl<T: Float> PointwiseConv<T> {
     /// # Ok::<(), spectrans_layers::LayerError>(())
     /// ```
     pub fn forward(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
-        affine(ctx, "PointwiseConv", x, &self.weight, Some(&self.bias), self.weight.shape()[1])
+        affine(ctx, "PointwiseConv", x, &self.weight, Some(&self.bias), None)
+    }
+
+    /// `forward(x) + addend` in one pass (the FNO layer adds its spectral branch this way).
+    ///
+    /// # Shapes
+    /// `x` (…, in), `addend` (…, out) → (…, out).
+    ///
+    /// ```
+    /// use spectrans_layers::{Ctx, PointwiseConv};
+    /// use spectrans_tensor::{Rng, Tensor};
+    /// let conv = PointwiseConv::<f64>::new(4, 4, &mut Rng::seed(0));
+    /// let y = conv.forward_add(&Ctx::inference(), &Tensor::ones(&[2, 7, 4]), &Tensor::ones(&[2, 7, 4]))?;
+    /// assert_eq!(y.shape(), &[2, 7, 4]);
+    /// # Ok::<(), spectrans_layers::LayerError>(())
+    /// ```
+    pub fn forward_add(&self, ctx: &Ctx<T>, x: &Tensor<T>, addend: &Tensor<T>) -> Result<Tensor<T>> {
+        affine(ctx, "PointwiseConv", x, &self.weight, Some(&self.bias), Some(addend))
     }
 }
 
@@ -186,6 +232,27 @@ mod tests {
         let rows = lin.forward(&Ctx::inference(), &x.reshape(&[1, 3]).unwrap()).unwrap();
         assert_eq!(y.shape(), &[2]);
         assert_eq!(y.to_vec(), rows.to_vec());
+    }
+
+    #[test]
+    fn forward_add_equals_forward_plus_addend_with_gradients() {
+        let lin = Linear::<f64>::new(3, 2, &mut Rng::seed(6));
+        let x = tensor_from::<f64>(&[2, 4, 3], 7, -1.0, 1.0);
+        let r = tensor_from::<f64>(&[2, 4, 2], 8, -1.0, 1.0);
+        let y = lin.forward_add(&Ctx::inference(), &x, &r).unwrap();
+        let want = lin.forward(&Ctx::inference(), &x).unwrap().add(&r).unwrap();
+        for (a, b) in y.data().iter().zip(want.data()) {
+            assert!((a - b).abs() < 1e-12);
+        }
+        let tape = Tape::new();
+        let ctx = Ctx::eval_with_tape(&tape);
+        let rp = spectrans_tensor::Parameter::new(r);
+        let y = lin.forward_add(&ctx, &x, &tape.watch(&rp)).unwrap();
+        y.sum(&[], false).unwrap().backward().unwrap();
+        assert_eq!(rp.grad().unwrap().to_vec(), vec![1.0; 16]);
+        assert_eq!(lin.bias.as_ref().unwrap().grad().unwrap().to_vec(), vec![8.0; 2]);
+        let e = lin.forward_add(&Ctx::inference(), &x, &Tensor::zeros(&[2, 4, 3])).unwrap_err();
+        assert!(e.to_string().starts_with("Linear: the addend"), "{e}");
     }
 
     #[test]

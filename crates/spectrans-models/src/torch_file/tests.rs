@@ -1,5 +1,5 @@
 //! Unit tests of whole-file parsing on archives built here (the fixtures written by PyTorch
-//! itself are checked in `tests/torch_checkpoints.rs` and `tests/bad_torch_files.rs`).
+//! itself are checked in `tests/integration/torch_checkpoints.rs` and `tests/integration/bad_torch_files.rs`).
 
 use super::*;
 use crate::torch_file::zip::tests::build;

@@ -46,7 +46,7 @@ impl Transpose {
 }
 
 /// Below this many multiply-adds a product runs on one thread.
-const PAR_FLOPS: usize = 1 << 18;
+pub(crate) const PAR_FLOPS: usize = 1 << 18;
 
 /// Geometry of one (possibly batched) product `op(A) · op(B)`.
 struct Plan {

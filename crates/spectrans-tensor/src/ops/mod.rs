@@ -1,6 +1,7 @@
 //! Differentiable operations, one family per module, each with its forward kernel, its
 //! [`Backward`](crate::Backward) and its tests beside it.
 
+pub mod affine;
 pub mod binary;
 pub mod dropout;
 pub mod index;

@@ -56,10 +56,14 @@ fn range(values: &[f64]) -> (f64, f64) {
     }
 }
 
-/// A value label: 3 significant digits, plain for 10⁻³ ≤ |v| < 10⁴.
+/// A value label: 3 significant digits without trailing zeros, plain for 10⁻³ ≤ |v| < 10⁴.
 fn label(v: f64) -> String {
     if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e4) {
-        return format!("{v:.2e}");
+        let s = format!("{v:.2e}");
+        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa =
+            if mantissa.contains('.') { mantissa.trim_end_matches('0').trim_end_matches('.') } else { mantissa };
+        return format!("{mantissa}e{exponent}");
     }
     let decimals = if v == 0.0 { 0 } else { (2.0 - v.abs().log10().floor()).clamp(0.0, 6.0) as usize };
     let s = format!("{v:.decimals$}");
@@ -103,12 +107,14 @@ fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, map: &Heatmap<'_>) -
             })
         }))
         .map_err(err)?;
-    // the colour bar, labelled with the panel's range
+    // the colour bar, labelled on its right with the panel's range; a tick that is zero up to
+    // rounding (lo + k·step) is labelled 0
+    let tick = |v: &f64| label(if v.abs() <= 1e-9 * (hi - lo) { 0.0 } else { *v });
     let mut scale = ChartBuilder::on(&bar)
         .margin_top(30)
         .margin_bottom(30)
-        .margin_right(4)
-        .y_label_area_size(58)
+        .margin_left(2)
+        .right_y_label_area_size(62)
         .build_cartesian_2d(0.0..1.0, lo..hi)
         .map_err(err)?;
     scale
@@ -117,7 +123,7 @@ fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, map: &Heatmap<'_>) -
         .disable_x_axis()
         .y_labels(5)
         .label_style((FONT, 11))
-        .y_label_formatter(&|v| label(*v))
+        .y_label_formatter(&tick)
         .draw()
         .map_err(err)?;
     let steps = 64;
@@ -190,7 +196,8 @@ mod tests {
         assert_eq!(range(&[2.0, 2.0]), (1.5, 2.5));
         assert_eq!(range(&[1.0, f64::NAN, 3.0]), (1.0, 3.0));
         let labels = [0.5, 12.0, 0.0123, 0.005, 1e-5, 0.0].map(label);
-        assert_eq!(labels, ["0.5", "12", "0.0123", "0.005", "1.00e-5", "0"]);
+        assert_eq!(labels, ["0.5", "12", "0.0123", "0.005", "1e-5", "0"]);
+        assert_eq!([-4.0e-4, 1.08e-19, 2.5e5, 12345.0].map(label), ["-4e-4", "1.08e-19", "2.5e5", "1.23e4"]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! heat maps are drawn, `--resume` after an interruption reproduces the uninterrupted curve, and
 //! bad options are refused by name.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,9 +2,9 @@
 //! problem (field, shape, id, tensor or file). Absurd sizes, generation, tensors and training
 //! configurations are in `bad_inputs_sizes.rs`, the command line in `bad_inputs_cli.rs`.
 
-mod common;
+use crate::common;
 
-use common::bad::*;
+use crate::common::bad::*;
 use spectrans::models::{load_folder, FNOEncoder, FnoEncoderConfig, Input, ModelConfig};
 use spectrans::tensor::Tensor;
 

@@ -3,7 +3,7 @@
 //! program's own errors are exactly one line; clap's usage errors (a malformed flag value) start
 //! with `error: ` and add clap's hint. Absurd sizes are tried for real.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! hostile files were written by PyTorch (`tests/fixtures/torch/make_fixtures.py`, `bad/`); the
 //! rest are byte-level damage to a good file done here.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -2,7 +2,7 @@
 //! D 16, 2 layers, modes 4, 3 classes, L 32): FNOTransformer 8 595, FNOEncoder 6 944, FNODecoder
 //! (causal false) 10 244, and 3 456 per block.
 
-mod common;
+use crate::common;
 
 use spectrans::models::{save_folder, Model, ModelConfig};
 

@@ -2,9 +2,9 @@
 //! training runs) and other bad input of the library: each is an `Err` naming the field, shape or
 //! file, refused before anything is allocated — never a panic, an abort or an out-of-memory kill.
 
-mod common;
+use crate::common;
 
-use common::bad::*;
+use crate::common::bad::*;
 use spectrans::layers::{Ctx, Module};
 use spectrans::models::{load_folder, CharTokenizer, Input, Sampling};
 use spectrans::tensor::{Parameter, Tape, Tensor};

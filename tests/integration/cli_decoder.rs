@@ -3,7 +3,7 @@
 //! logits at positions ≤ t unchanged; `spectrans generate` samples from a saved char-level decoder,
 //! deterministically under a seed.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

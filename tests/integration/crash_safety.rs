@@ -3,7 +3,7 @@
 //! time — leaves `checkpoints/latest` loadable every time, and resuming after each kill ends with
 //! exactly the loss curve of a run that was never interrupted.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -4,7 +4,7 @@
 //! ≤ 1e-10 in f64; `spectrans convert` turns each into an equivalent `model.safetensors`.
 //! Relative error = max |ours − reference| / max |reference|.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +13,7 @@ use spectrans::models::io::read_tensors;
 use spectrans::models::torch_file;
 use spectrans::models::{load_folder, Input};
 
-use common::rel_err;
+use crate::common::rel_err;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/torch").join(name)

@@ -3,7 +3,7 @@
 //! is zero: every parallel kernel splits its work into chunks fixed by the data's size, never by
 //! the thread count or timing, so the summation order is the same with any number of threads.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

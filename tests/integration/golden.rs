@@ -5,8 +5,6 @@
 //! `*.safetensors` file in that folder too. Relative error = max |ours − reference| divided by
 //! max |reference|, per tensor.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -17,7 +15,7 @@ use spectrans::models::io::{read_tensors, TensorFile};
 use spectrans::models::{load_state, Input, Model, ModelConfig};
 use spectrans::tensor::{Parameter, Rng, Tape, Tensor};
 
-use common::rel_err;
+use crate::common::rel_err;
 
 struct Fixture<T: FftFloat> {
     component: String,
@@ -177,7 +175,7 @@ fn golden_parity_at_every_simd_level() {
     }
     for level in SimdLevel::ALL.into_iter().filter(|&l| l <= simd::detected()) {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "golden_parity_f32_and_f64", "--nocapture", "--test-threads", "1"])
+            .args(["--exact", "golden::golden_parity_f32_and_f64", "--nocapture", "--test-threads", "1"])
             .env("SPECTRANS_SIMD", level.name())
             .env("SPECTRANS_SIMD_CHILD", "1")
             .output()

@@ -3,7 +3,7 @@
 //! the uninterrupted loss curve exactly, a NaN stops cleanly with the previous checkpoint
 //! loadable, and killing the process at any time leaves a loadable `latest` checkpoint.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

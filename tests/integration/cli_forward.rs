@@ -5,7 +5,7 @@
 //! relative error ≤ 1e-5 in f32, ≤ 1e-6 with `--dtype f64` (the output file is F32, so its own
 //! rounding, ~6e-8, is the floor).
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use spectrans::models::io::{read_tensors, serialize_tensors, TensorFile};
 use spectrans::tensor::{DType, Tensor};
 
-use common::rel_err;
+use crate::common::rel_err;
 
 /// Writes `dir/model/{config.json, model.safetensors}` and `dir/input.safetensors` from a fixture.
 fn export_fixture(fx: &TensorFile<f64>, dir: &Path) -> (PathBuf, PathBuf) {

@@ -2,7 +2,7 @@
 //! cmin`, plus every input that once found a bug) through the same entry points the `cargo fuzz`
 //! targets call (`fuzz/src/lib.rs`, included below): each may load or be refused, none may panic.
 
-#[path = "../fuzz/src/lib.rs"]
+#[path = "../../fuzz/src/lib.rs"]
 #[allow(dead_code)]
 mod harness;
 
