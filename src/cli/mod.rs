@@ -115,19 +115,19 @@ enum Command {
         #[arg(long)]
         seq_len: Option<usize>,
     },
-    /// Train a built-in task (burgers, classify, lm) into a run folder: metrics.jsonl, plots,
+    /// Train a built-in task (burgers, classify, lm, darcy) into a run folder: metrics.jsonl, plots,
     /// resumable checkpoints, and the final model in RUN/model.
     Train(Box<train::TrainArgs>),
-    /// Metrics of a model folder written by `train` (e.g. RUN/model); burgers models at any
-    /// resolution that divides the solver grid (zero-shot super-resolution).
+    /// Metrics of a model folder written by `train` (e.g. RUN/model); burgers and darcy models
+    /// also at other resolutions of their solver grid (zero-shot super-resolution).
     Eval {
         /// Model folder (with training.json).
         #[arg(long)]
         model: PathBuf,
-        /// burgers: evaluation resolution (default: the training one).
+        /// burgers, darcy: evaluation resolution (default: the training one).
         #[arg(long)]
         resolution: Option<usize>,
-        /// burgers: data cache folder (default: the training run's).
+        /// burgers, darcy: data cache folder (default: the training run's).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// lm: corpus file (default: the training run's).

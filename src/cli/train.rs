@@ -58,7 +58,7 @@ pub struct TrainArgs {
     /// Log the training loss every N steps.
     #[arg(long)]
     pub log_every: Option<u64>,
-    /// burgers: data cache folder (default data-cache).
+    /// burgers, darcy: data cache folder (default data-cache).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// burgers/classify: training samples.
