@@ -129,7 +129,7 @@ impl<T: FftFloat> FNOBlock<T> {
             None => x.clone(),
         };
         let h = ctx.dropout(&self.activation.apply(&ffn.fc1.forward(ctx, &h)?)?, self.dropout)?;
-        if !ctx.is_train() || self.dropout == 0.0 {
+        if !ctx.drops(self.dropout) {
             // no dropout on fc2's output: the residual is the start value of fc2's product
             return ffn.fc2.forward_add(ctx, &h, &x);
         }

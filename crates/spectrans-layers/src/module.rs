@@ -212,12 +212,26 @@ impl<T: Float> Ctx<T> {
         }
     }
 
+    /// Whether [`Self::dropout`] with probability `p` changes its input (train mode and p > 0);
+    /// where it does not, a layer may fuse what follows the dropout.
+    ///
+    /// ```
+    /// use spectrans_layers::Ctx;
+    /// use spectrans_tensor::Tape;
+    /// let tape = Tape::<f32>::new();
+    /// assert!(Ctx::train(&tape, 0).drops(0.1) && !Ctx::train(&tape, 0).drops(0.0));
+    /// assert!(!Ctx::<f32>::inference().drops(0.1));
+    /// ```
+    pub fn drops(&self, p: f64) -> bool {
+        self.mode == Mode::Train && p != 0.0
+    }
+
     /// Inverted dropout with probability `p` in train mode; the identity in eval mode.
     ///
     /// # Shapes
     /// Any shape; the result has the shape of `x`.
     pub fn dropout(&self, x: &Tensor<T>, p: f64) -> Result<Tensor<T>> {
-        if self.mode == Mode::Eval || p == 0.0 {
+        if !self.drops(p) {
             return Ok(x.clone());
         }
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
