@@ -9,6 +9,8 @@
 //! - [`Backward`] + [`Tensor::from_op`]: the extension point for fused operations with a
 //!   hand-written backward, defined in other crates.
 //! - [`checkpoint`]: gradient checkpointing of a segment.
+//! - [`DerivedCache`]: a value derived from a tensor (re-laid-out weights), kept while the tensor
+//!   is unchanged.
 //! - [`io`]: safetensors files (read, checked decode, encode, atomic writes) for every crate above.
 //! - [`gradcheck`]: finite-difference and adjoint checks of a hand-written backward (your own
 //!   ops' too), with proptest shape strategies behind the `proptest` feature.
@@ -47,6 +49,7 @@ pub use ops::loss::Reduction;
 pub use ops::matmul::Transpose;
 pub use ops::reduce::Variance;
 pub use rng::Rng;
+pub use tensor::derived::DerivedCache;
 pub use tensor::tape::{checkpoint, Backward, Parameter, Tape};
 pub use tensor::Tensor;
 

@@ -5,7 +5,7 @@ use spectrans_tensor::{Parameter, Rng, Tensor};
 use crate::error::{expect_rank3, LayerError, Result};
 use crate::module::{join, Ctx, Module, Visitor};
 use crate::spectral::lanes::Layout;
-use crate::spectral::mixing::spectral_mixing;
+use crate::spectral::mixing::{spectral_mixing, ModesMajorCache};
 use spectrans_transforms::FftFloat;
 
 /// 1-D spectral convolution with complex weights stored as reals `(in, out, modes, 2)`.
@@ -17,6 +17,8 @@ use spectrans_transforms::FftFloat;
 pub struct SpectralConv1d<T: FftFloat> {
     /// (in, out, modes, 2): real and imaginary parts.
     pub weights: Parameter<T>,
+    /// The weights re-laid-out for the mixing kernel, reused by inference calls while unchanged.
+    modes_major: ModesMajorCache<T>,
 }
 
 impl<T: FftFloat> SpectralConv1d<T> {
@@ -28,6 +30,7 @@ impl<T: FftFloat> SpectralConv1d<T> {
         let scale = 1.0 / (in_channels * out_channels).max(1) as f64;
         Ok(SpectralConv1d {
             weights: Parameter::new(Tensor::randn(&[in_channels, out_channels, modes, 2], 0.0, scale, rng)),
+            modes_major: ModesMajorCache::new(),
         })
     }
 
@@ -61,7 +64,12 @@ impl<T: FftFloat> SpectralConv1d<T> {
     pub fn forward(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
         expect_rank3("SpectralConv1d", x.shape(), 1, self.in_channels(), "(B, in, N)")?;
         let s = x.shape();
-        Ok(spectral_mixing(x, &ctx.param(&self.weights), Layout::channels_first(s[0], s[1], s[2]))?)
+        Ok(spectral_mixing(
+            x,
+            &ctx.param(&self.weights),
+            Layout::channels_first(s[0], s[1], s[2]),
+            Some(&self.modes_major),
+        )?)
     }
 
     /// The convolution on the channels-last layout of FNO blocks, with no transpose.
@@ -79,7 +87,12 @@ impl<T: FftFloat> SpectralConv1d<T> {
     pub fn forward_channels_last(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
         expect_rank3("SpectralConv1d", x.shape(), 2, self.in_channels(), "(B, N, in)")?;
         let s = x.shape();
-        Ok(spectral_mixing(x, &ctx.param(&self.weights), Layout::channels_last(s[0], s[1], s[2]))?)
+        Ok(spectral_mixing(
+            x,
+            &ctx.param(&self.weights),
+            Layout::channels_last(s[0], s[1], s[2]),
+            Some(&self.modes_major),
+        )?)
     }
 }
 

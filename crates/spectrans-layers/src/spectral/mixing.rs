@@ -4,16 +4,22 @@
 //! backward.
 //!
 //! Per kept mode k the complex product `Y_k = X_k · W_k` (B × I by I × O) runs as one real GEMM
-//! `[Re X | Im X] · [[Re W, Im W], [−Im W, Re W]]`, so the whole contraction is M small GEMMs that
-//! run in parallel. The forward saves only the truncated input spectrum and the packed weights
-//! (M·B·2I + M·4IO numbers), not the input.
+//! `P_k = [X_re; X_im] · W_k` of (2B × I) by (I × 2O), the weights' (re, im) pairs interleaved
+//! along the columns: the real and imaginary parts of Y are sums of two entries of P. Every
+//! weight is read once per mode (a (2I × 2O) block form [[Re, Im], [−Im, Re]] would store and
+//! read each twice). The backward is two more real GEMMs per mode on the same layouts. All M
+//! products run in parallel. The forward saves only the truncated input spectrum and the
+//! mode-major weights (M·2B·I + M·2IO numbers), not the input.
 //!
 //! The `expect`s on the FFT calls are invariants: every buffer passed to a plan was sized by that
 //! plan, and the edge imaginary parts of every inverse input are zeroed just before the call.
 
+use std::sync::Arc;
+
 use num_complex::Complex;
 use rayon::prelude::*;
-use spectrans_tensor::{Backward, Float, Result, Tensor, TensorError};
+
+use spectrans_tensor::{Backward, DerivedCache, Float, Result, Tensor, TensorError};
 
 use crate::spectral::lanes::{gather_tile, scatter_tile, Layout, SharedMut, Tile, TILE};
 use spectrans_transforms::plan::{irfft_lanes_bin_major, real_fft, real_ifft, rfft_lanes_bin_major};
@@ -102,36 +108,70 @@ fn lanes_irfft<T: FftFloat>(spec: &[T], lay: Layout, modes: usize, scale: T, int
     y
 }
 
-/// Packs weights (I, O, M_w, 2) into per-mode real blocks [[Re, Im], [−Im, Re]] of shape (2I, 2O).
+/// Weights (I, O, M_w, 2) re-laid-out mode-major as (modes, I, O, 2): per kept mode k the real
+/// (I × 2O) matrix whose row i holds `W_k[i, o]` as interleaved (re, im) pairs.
 ///
-/// Parallel over input channels i, reading the weights in storage order (modes innermost): each
-/// task fills rows i and I + i of every block, whose lines it completes over consecutive o, so
-/// both the reads and the writes stream (parallel over modes, every cache line of the weights was
-/// fetched once per mode it holds).
-fn pack_weights<T: Float>(w: &[T], i_n: usize, o_n: usize, m_w: usize, modes: usize) -> Vec<T> {
-    let (r, c) = (2 * i_n, 2 * o_n);
-    let len = modes * r * c;
-    let mut packed: Vec<T> = Vec::with_capacity(len);
-    let out = SharedMut(packed.as_mut_ptr());
+/// Parallel over input channels i: task i reads its slice of the weights (O·M_w pairs, small
+/// enough to stay in cache) once per mode and writes row i of that mode's block contiguously.
+fn modes_major<T: Float>(w: &[T], i_n: usize, o_n: usize, m_w: usize, modes: usize) -> Vec<T> {
+    let row = 2 * o_n;
+    let len = modes * i_n * row;
+    let mut out: Vec<T> = Vec::with_capacity(len);
+    let dst = SharedMut(out.as_mut_ptr());
     (0..i_n).into_par_iter().for_each(|i| {
-        for o in 0..o_n {
-            let src = &w[(i * o_n + o) * m_w * 2..][..modes * 2];
-            for (k, z) in src.chunks_exact(2).enumerate() {
-                let (re, im) = (z[0], z[1]);
-                let blk = k * r * c;
-                // SAFETY: rows i and i_n + i of block k are written by task i only, inside `len`.
+        let src = &w[i * o_n * m_w * 2..][..o_n * m_w * 2];
+        for k in 0..modes {
+            let at = (k * i_n + i) * row;
+            for o in 0..o_n {
+                let z = &src[(o * m_w + k) * 2..];
+                // SAFETY: row i of every block is written by task i only, inside `len`.
                 unsafe {
-                    out.at(blk + i * c + o).write(re);
-                    out.at(blk + i * c + o_n + o).write(im);
-                    out.at(blk + (i_n + i) * c + o).write(-im);
-                    out.at(blk + (i_n + i) * c + o_n + o).write(re);
+                    dst.at(at + 2 * o).write(z[0]);
+                    dst.at(at + 2 * o + 1).write(z[1]);
                 }
             }
         }
     });
-    // SAFETY: the tasks wrote all 4·I·O entries of each of the `modes` blocks.
-    unsafe { packed.set_len(len) };
-    packed
+    // SAFETY: the tasks wrote all I·2O entries of each of the `modes` blocks.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// Per-mode products `P_k = [X_re; X_im] · W_k` (rows 2b and 2b + 1 hold batch b's real and
+/// imaginary parts, columns (o, re/im) interleaved) → the complex products `Y_k = X_k W_k` in the
+/// spectrum layout `[k][b][re 0..O | im 0..O]`:
+/// `Re Y = P[2b][2o] − P[2b+1][2o+1]`, `Im Y = P[2b][2o+1] + P[2b+1][2o]`.
+fn complex_from_products<T: Float>(p: &[T], o_n: usize) -> Vec<T> {
+    let row = 2 * o_n;
+    let mut y = vec![T::zero(); p.len() / 2];
+    y.par_chunks_mut(row).zip(p.par_chunks(2 * row)).for_each(|(y, p)| {
+        let (re, im) = p.split_at(row);
+        let (y_re, y_im) = y.split_at_mut(o_n);
+        for o in 0..o_n {
+            y_re[o] = re[2 * o] - im[2 * o + 1];
+            y_im[o] = re[2 * o + 1] + im[2 * o];
+        }
+    });
+    y
+}
+
+/// Output-spectrum gradients `[k][b][re 0..O | im 0..O]` → per mode the (2B × 2O) matrix `H_k`
+/// with row 2b = (dRe, dIm) and row 2b + 1 = (dIm, −dRe), interleaved per o, so that
+/// `dX_k = H_k · W_kᵀ` and `dW_k = [X_re; X_im]ᵀ · H_k` are single real products.
+fn gradient_pairs<T: Float>(gy: &[T], o_n: usize) -> Vec<T> {
+    let row = 2 * o_n;
+    let mut h = vec![T::zero(); 2 * gy.len()];
+    h.par_chunks_mut(2 * row).zip(gy.par_chunks(row)).for_each(|(h, g)| {
+        let (g_re, g_im) = g.split_at(o_n);
+        let (first, second) = h.split_at_mut(row);
+        for o in 0..o_n {
+            first[2 * o] = g_re[o];
+            first[2 * o + 1] = g_im[o];
+            second[2 * o] = g_im[o];
+            second[2 * o + 1] = -g_re[o];
+        }
+    });
+    h
 }
 
 /// For every mode k: `out_k (rows × n) = a_k · b_k` with per-mode strides, modes in parallel.
@@ -170,11 +210,22 @@ fn per_mode_gemm<T: Float>(
     });
 }
 
+/// Weights re-laid-out by [`modes_major`] for all stored modes, cached by a layer between calls
+/// with unchanged weights (see [`spectral_mixing`]).
+pub(crate) type ModesMajorCache<T> = DerivedCache<T, Vec<T>>;
+
 /// Output of the fused spectral convolution, recorded on the tape when inputs are tracked.
 ///
 /// `x` is laid out as `lay` with I channels, `weights` is (I, O, M_w, 2); the result has O
-/// channels in the same layout. Uses `min(M_w, N/2+1)` modes.
-pub(crate) fn spectral_mixing<T: FftFloat>(x: &Tensor<T>, weights: &Tensor<T>, lay: Layout) -> Result<Tensor<T>> {
+/// channels in the same layout. Uses `min(M_w, N/2+1)` modes. With a `cache` and untracked
+/// weights (inference), the re-laid-out weights are kept in it and reused while the weights are
+/// unchanged; with tracked weights the cache is emptied (training changes them every step).
+pub(crate) fn spectral_mixing<T: FftFloat>(
+    x: &Tensor<T>,
+    weights: &Tensor<T>,
+    lay: Layout,
+    cache: Option<&ModesMajorCache<T>>,
+) -> Result<Tensor<T>> {
     let ws = weights.shape();
     if ws.len() != 4 || ws[3] != 2 || ws[0] != lay.channels {
         return Err(TensorError::mismatch(
@@ -191,23 +242,37 @@ pub(crate) fn spectral_mixing<T: FftFloat>(x: &Tensor<T>, weights: &Tensor<T>, l
     if lay.batch == 0 || n == 0 || modes == 0 || o_n == 0 {
         return Ok(Tensor::zeros(&out_lay.shape()));
     }
+    let weights_tracked = Tensor::any_tracked(&[weights]);
+    let wt = match cache {
+        Some(c) if !weights_tracked => c.get_or_compute(weights, |w| modes_major(w, i_n, o_n, m_w, m_w)),
+        _ => {
+            if let Some(c) = cache {
+                c.clear();
+            }
+            Arc::new(modes_major(weights.data(), i_n, o_n, m_w, modes))
+        }
+    };
     let xs = lanes_rfft(x.data(), lay, modes, T::one(), T::one());
-    let packed = pack_weights(weights.data(), i_n, o_n, m_w, modes);
-    let b_n = lay.batch;
-    let mut ys = vec![T::zero(); modes * b_n * 2 * o_n];
-    per_mode_gemm(modes, (b_n, 2 * o_n, 2 * i_n), &xs, (2 * i_n as isize, 1), &packed, (2 * o_n as isize, 1), &mut ys);
+    let (r_b, r_o) = (2 * lay.batch, 2 * o_n);
+    let mut p = vec![T::zero(); modes * r_b * r_o];
+    let w_k = &wt[..modes * i_n * r_o];
+    per_mode_gemm(modes, (r_b, r_o, i_n), &xs, (i_n as isize, 1), w_k, (r_o as isize, 1), &mut p);
+    let ys = complex_from_products(&p, o_n);
+    drop(p);
     let y = lanes_irfft(&ys, out_lay, modes, T::one() / T::of(n as f64), T::one());
     let value = Tensor::from_vec(y, &out_lay.shape())?;
     if !Tensor::any_tracked(&[x, weights]) {
         return Ok(value);
     }
-    let saved = MixingBackward { xs, packed, lay, out_lay, i_n, o_n, m_w, modes };
+    let saved = MixingBackward { xs, wt, lay, out_lay, i_n, o_n, m_w, modes };
     Tensor::from_op(value, &[x, weights], saved)
 }
 
 struct MixingBackward<T> {
+    /// The truncated input spectra, per mode a (2B × I) matrix of rows (re, im) per batch.
     xs: Vec<T>,
-    packed: Vec<T>,
+    /// The weights re-laid-out mode-major (at least `modes` blocks).
+    wt: Arc<Vec<T>>,
     lay: Layout,
     out_lay: Layout,
     i_n: usize,
@@ -226,19 +291,14 @@ impl<T: FftFloat> Backward<T> for MixingBackward<T> {
         // adjoint of y = c2r(Y)/N: dY_k = (c_k / N)·rfft(g)_k, c = 1 at DC and Nyquist, 2 elsewhere,
         // with Im(DC), Im(Nyquist) exactly 0 (they never influence y).
         let gy = lanes_rfft(g.data(), self.out_lay, modes, T::one() / T::of(n as f64), T::of(2.0));
-        let (r_in, r_out) = (2 * i_n, 2 * o_n);
+        let h = gradient_pairs(&gy, o_n);
+        drop(gy);
+        let (r_b, r_o) = (2 * b_n, 2 * o_n);
+        let w_k = &self.wt[..modes * i_n * r_o];
         let gx = if needs[0] {
-            // dX_k = dY_k · P_kᵀ   (B × 2O)·(2O × 2I)
-            let mut gxs = vec![T::zero(); modes * b_n * r_in];
-            per_mode_gemm(
-                modes,
-                (b_n, r_in, r_out),
-                &gy,
-                (r_out as isize, 1),
-                &self.packed,
-                (1, r_out as isize),
-                &mut gxs,
-            );
+            // dX_k = H_k · W_kᵀ   (2B × 2O)·(2O × I), rows (re, im) per batch as the forward's spectra
+            let mut gxs = vec![T::zero(); modes * r_b * i_n];
+            per_mode_gemm(modes, (r_b, i_n, r_o), &h, (r_o as isize, 1), w_k, (1, r_o as isize), &mut gxs);
             // adjoint of the truncated rfft: dx = c2r(Z), Z_0 = dX_0, Z_k = dX_k / 2, Z_{N/2} = dX_{N/2}
             let gx = lanes_irfft(&gxs, self.lay, modes, T::one(), T::of(0.5));
             Some(Tensor::from_vec(gx, &self.lay.shape())?)
@@ -246,20 +306,18 @@ impl<T: FftFloat> Backward<T> for MixingBackward<T> {
             None
         };
         let gw = if needs[1] {
-            // dP_k = X_kᵀ · dY_k   (2I × B)·(B × 2O), folded back into (I, O, M_w, 2)
-            let mut gp = vec![T::zero(); modes * r_in * r_out];
-            per_mode_gemm(modes, (r_in, r_out, b_n), &self.xs, (1, r_in as isize), &gy, (r_out as isize, 1), &mut gp);
+            // dW_k = [X_re; X_im]ᵀ · H_k   (I × 2B)·(2B × 2O), folded back into (I, O, M_w, 2)
+            let mut gwt = vec![T::zero(); modes * i_n * r_o];
+            per_mode_gemm(modes, (i_n, r_o, r_b), &self.xs, (1, i_n as isize), &h, (r_o as isize, 1), &mut gwt);
             let m_w = self.m_w;
             let mut w = vec![T::zero(); i_n * o_n * m_w * 2];
-            // in the weights' storage order (modes innermost), so the writes stream
+            // task i writes its (cache-sized) slice of the weights, reading row i of each mode's block
             w.par_chunks_mut(o_n * m_w * 2).enumerate().for_each(|(i, wi)| {
-                for o in 0..o_n {
-                    for k in 0..modes {
-                        let blk = &gp[k * r_in * r_out..];
-                        let re = blk[i * r_out + o] + blk[(i_n + i) * r_out + o_n + o];
-                        let im = blk[i * r_out + o_n + o] - blk[(i_n + i) * r_out + o];
-                        wi[(o * m_w + k) * 2] = re;
-                        wi[(o * m_w + k) * 2 + 1] = im;
+                for k in 0..modes {
+                    let src = &gwt[(k * i_n + i) * r_o..][..r_o];
+                    for (o, z) in src.chunks_exact(2).enumerate() {
+                        wi[(o * m_w + k) * 2] = z[0];
+                        wi[(o * m_w + k) * 2 + 1] = z[1];
                     }
                 }
             });
@@ -340,7 +398,7 @@ mod tests {
         fn matches_direct_dft(b in 1usize..3, n in 1usize..20, i in 1usize..7, o in 1usize..7, m in 1usize..12,
                               last: bool, seed in 0u64..1000) {
             let (x, w, lay) = case(b, n, i, o, m, last, seed);
-            let got = spectral_mixing(&x, &w, lay).unwrap();
+            let got = spectral_mixing(&x, &w, lay, None).unwrap();
             let want = naive(&x, &w, lay);
             for (g, e) in got.data().iter().zip(&want) {
                 prop_assert!((g - e).abs() < 1e-12, "{g} vs {e}");
@@ -351,7 +409,7 @@ mod tests {
         fn gradients_match_finite_differences(b in 1usize..3, n in 1usize..12, i in 1usize..6, o in 1usize..6,
                                               m in 1usize..8, last: bool, seed in 0u64..1000) {
             let (x, w, lay) = case(b, n, i, o, m, last, seed);
-            assert_gradients(&[x, w], |v| spectral_mixing(&v[0], &v[1], lay));
+            assert_gradients(&[x, w], |v| spectral_mixing(&v[0], &v[1], lay, None));
         }
 
         #[test]
@@ -359,8 +417,8 @@ mod tests {
                           last: bool, seed in 0u64..1000) {
             let (x, w, lay) = case(b, n, i, o, m, last, seed);
             let (xf, wf) = (x.cast::<f32>(), w.cast::<f32>());
-            prop_assert!(adjoint_error(&xf, |v| spectral_mixing(v, &wf, lay)).unwrap() < 1e-5);
-            prop_assert!(adjoint_error(&wf, |v| spectral_mixing(&xf, v, lay)).unwrap() < 1e-5);
+            prop_assert!(adjoint_error(&xf, |v| spectral_mixing(v, &wf, lay, None)).unwrap() < 1e-5);
+            prop_assert!(adjoint_error(&wf, |v| spectral_mixing(&xf, v, lay, None)).unwrap() < 1e-5);
         }
     }
 
@@ -376,8 +434,8 @@ mod tests {
             let xt = x.permute(&[0, 2, 1]).unwrap();
             let tape = spectrans_tensor::Tape::new();
             let (px, pw) = (spectrans_tensor::Parameter::new(x.clone()), spectrans_tensor::Parameter::new(w.clone()));
-            let y = spectral_mixing(&tape.watch(&px), &tape.watch(&pw), last).unwrap();
-            let yt = spectral_mixing(&xt, &w, first).unwrap().permute(&[0, 2, 1]).unwrap();
+            let y = spectral_mixing(&tape.watch(&px), &tape.watch(&pw), last, None).unwrap();
+            let yt = spectral_mixing(&xt, &w, first, None).unwrap().permute(&[0, 2, 1]).unwrap();
             for (a, e) in y.data().iter().zip(yt.data()) {
                 assert!((a - e).abs() < 1e-12, "n={n}: {a} vs {e}");
             }
@@ -385,7 +443,7 @@ mod tests {
             y.backward_with(&g).unwrap();
             let tape2 = spectrans_tensor::Tape::new();
             let (qx, qw) = (spectrans_tensor::Parameter::new(xt), spectrans_tensor::Parameter::new(w));
-            let y2 = spectral_mixing(&tape2.watch(&qx), &tape2.watch(&qw), first).unwrap();
+            let y2 = spectral_mixing(&tape2.watch(&qx), &tape2.watch(&qw), first, None).unwrap();
             y2.backward_with(&g.permute(&[0, 2, 1]).unwrap()).unwrap();
             let gx2 = qx.grad().unwrap().permute(&[0, 2, 1]).unwrap();
             for (a, e) in px.grad().unwrap().data().iter().zip(gx2.data()) {
@@ -403,7 +461,7 @@ mod tests {
         for n in [8usize, 9] {
             let m = n / 2 + 1; // keeps the Nyquist bin when n is even
             let (x, w, lay) = case(2, n, 3, 2, m, true, 5);
-            let (_, _, g) = analytic_gradients(&[x, w], |v| spectral_mixing(&v[0], &v[1], lay), 3).unwrap();
+            let (_, _, g) = analytic_gradients(&[x, w], |v| spectral_mixing(&v[0], &v[1], lay, None), 3).unwrap();
             let gw = g[1].data();
             spectrans_tensor::gradcheck::check_dead_imaginary_gradients(gw, n, m).unwrap();
             if n % 2 == 1 {
@@ -423,15 +481,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            spectral_mixing(&x, &w, lay).unwrap().to_vec(),
-            spectral_mixing(&x, &clamped, lay).unwrap().to_vec()
+            spectral_mixing(&x, &w, lay, None).unwrap().to_vec(),
+            spectral_mixing(&x, &clamped, lay, None).unwrap().to_vec()
         );
+    }
+
+    /// With a cache, inference reuses the re-laid-out weights (all stored modes, so shorter
+    /// sequences keeping fewer modes share them) and gives the same numbers; a weight update
+    /// invalidates them; a tracked call empties the cache.
+    #[test]
+    fn cached_weights_give_identical_results_and_follow_updates() {
+        let cache = ModesMajorCache::new();
+        let (x, w, lay) = case(2, 16, 5, 3, 6, true, 21);
+        let param = spectrans_tensor::Parameter::new(w);
+        let direct = |x: &Tensor<f64>, lay| spectral_mixing(x, &param.value(), lay, None).unwrap().to_vec();
+        let cached = |x: &Tensor<f64>, lay| spectral_mixing(x, &param.value(), lay, Some(&cache)).unwrap().to_vec();
+        assert_eq!(cached(&x, lay), direct(&x, lay));
+        let (short, _, short_lay) = case(2, 6, 5, 3, 6, true, 22); // 4 of the 6 modes
+        assert_eq!(cached(&short, short_lay), direct(&short, short_lay));
+        param.update(|v, _| v.iter_mut().for_each(|w| *w = 0.5 - *w));
+        assert_eq!(cached(&x, lay), direct(&x, lay));
+        assert!(cache.is_filled());
+        let tape = spectrans_tensor::Tape::new();
+        let tracked = spectral_mixing(&x, &tape.watch(&param), lay, Some(&cache)).unwrap();
+        assert!(!cache.is_filled());
+        assert_eq!(tracked.to_vec(), direct(&x, lay));
     }
 
     #[test]
     fn wrong_weight_shape_is_an_error() {
         let (x, _, lay) = case(1, 8, 3, 2, 4, true, 1);
-        let e = spectral_mixing(&x, &Tensor::zeros(&[2, 2, 4, 2]), lay).unwrap_err();
+        let e = spectral_mixing(&x, &Tensor::zeros(&[2, 2, 4, 2]), lay, None).unwrap_err();
         assert!(e.to_string().contains("spectral_conv1d") && e.to_string().contains("in=3"), "{e}");
     }
 }

@@ -1,6 +1,8 @@
 //! The [`Tensor`] type: contiguous row-major storage shared by reference, a dynamic shape, and an
 //! optional link to the autodiff tape that recorded it.
 
+/// Values derived from a tensor's buffer, cached while it is unchanged.
+pub(crate) mod derived;
 /// The autodiff tape that records operations on tracked tensors.
 pub(crate) mod tape;
 
