@@ -11,7 +11,8 @@
 //! Each line also gives the SIMD level the kernels ran at (`simd`, see `SPECTRANS_SIMD`), and for
 //! the timed train steps the minor page faults and allocator calls per step
 //! (`minor_faults_per_step`, `allocs_per_step`) and the process's peak resident memory
-//! (`peak_rss_bytes`; Linux, else null).
+//! (`peak_rss_bytes`; Linux, else null). `--only forward|train` times one of the two (the other
+//! is null), for profiling.
 
 use std::path::Path;
 use std::time::Instant;
@@ -121,7 +122,7 @@ fn peak_rss_bytes() -> Option<u64> {
 }
 
 /// Runs one case; returns its JSON line.
-fn run_case(c: &Case, causal: bool, reps: usize) -> Result<Value, String> {
+fn run_case(c: &Case, causal: bool, reps: usize, only: Option<&str>) -> Result<Value, String> {
     let cfg = config(c, causal)?;
     let model = Model::<f32>::from_config(&cfg, 0).map_err(|e| e.to_string())?;
     let mut rng = Rng::seed(0);
@@ -135,8 +136,12 @@ fn run_case(c: &Case, causal: bool, reps: usize) -> Result<Value, String> {
     let embeds = c.kind == "encoder" || operator;
     let input = |_: ()| if embeds { Input::Embeds(&x) } else { Input::Ids { ids: &ids, batch: b, len: n } };
     let err = |e: &dyn std::fmt::Display| e.to_string();
-    let forward_s =
-        median_time(reps, || model.forward(&Ctx::inference(), input(()), None).map(drop).map_err(|e| err(&e)))?;
+    let forward_s = match only {
+        Some("train") => None,
+        _ => Some(median_time(reps, || {
+            model.forward(&Ctx::inference(), input(()), None).map(drop).map_err(|e| err(&e))
+        })?),
+    };
     let mut opt: Box<dyn Optimizer<f32>> = if operator {
         Box::new(
             Adam::new(model.parameters(), AdamConfig { lr: 1e-3, weight_decay: 1e-4, ..Default::default() })
@@ -160,6 +165,15 @@ fn run_case(c: &Case, causal: bool, reps: usize) -> Result<Value, String> {
         loss.backward().map_err(|e| err(&e))?;
         opt.step().map_err(|e| err(&e))
     };
+    let round = |t: f64| (t * 1e6).round() / 1e6;
+    let name = if causal { format!("{}-causal", c.name) } else { c.name.clone() };
+    if only == Some("forward") {
+        return Ok(json!({
+            "case": name, "impl": "rust", "threads": rayon::current_num_threads(), "causal": causal,
+            "simd": simd::level().name(), "forward_s": forward_s.map(round), "train_step_s": null,
+            "peak_rss_bytes": peak_rss_bytes(),
+        }));
+    }
     let train_step_s = median_time(reps, &mut step)?;
     // steady state: page faults and allocator calls over two more steps, after the timed ones
     let (faults, allocs) = (minor_faults(), crate::ALLOCATOR.allocations());
@@ -167,18 +181,17 @@ fn run_case(c: &Case, causal: bool, reps: usize) -> Result<Value, String> {
     step()?;
     let faults = minor_faults().zip(faults).map(|(after, before)| (after - before) as f64 / 2.0);
     let allocs = (crate::ALLOCATOR.allocations() - allocs) as f64 / 2.0;
-    let name = if causal { format!("{}-causal", c.name) } else { c.name.clone() };
     Ok(json!({
         "case": name, "impl": "rust", "threads": rayon::current_num_threads(), "causal": causal,
         "simd": simd::level().name(),
-        "forward_s": (forward_s * 1e6).round() / 1e6, "train_step_s": (train_step_s * 1e6).round() / 1e6,
+        "forward_s": forward_s.map(round), "train_step_s": round(train_step_s),
         "minor_faults_per_step": faults, "allocs_per_step": allocs,
         "peak_rss_bytes": peak_rss_bytes(),
     }))
 }
 
 /// Runs the named cases (all when empty), printing one JSON line each.
-pub fn run(names: &[String], cases_file: Option<&Path>) -> Result<(), String> {
+pub fn run(names: &[String], cases_file: Option<&Path>, only: Option<&str>) -> Result<(), String> {
     let text = match cases_file {
         Some(p) => std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
         None => CASES.to_string(),
@@ -199,7 +212,8 @@ pub fn run(names: &[String], cases_file: Option<&Path>) -> Result<(), String> {
     for c in cases.iter().filter(|c| names.is_empty() || names.contains(&c.name)) {
         let variants: &[bool] = if c.kind == "decoder" { &[false, true] } else { &[false] };
         for &causal in variants {
-            println!("{}", run_case(c, causal, reps)?);
+            // on a pool thread, so the kernels' parallel calls do not each hand work over from outside
+            println!("{}", spectrans_tensor::on_pool(|| run_case(c, causal, reps, only))?);
         }
     }
     Ok(())

@@ -93,6 +93,9 @@ enum Command {
         /// Another cases file with the peer's format.
         #[arg(long)]
         cases_file: Option<PathBuf>,
+        /// Time only the forward pass or only the train step (for profiling one of them).
+        #[arg(long, value_parser = ["forward", "train"])]
+        only: Option<String>,
     },
     /// Write model.safetensors (same keys, float precision kept) from a model folder's PyTorch
     /// weights (model.pt, model.pth or pytorch_model.bin, saved by torch.save), after checking that
@@ -156,7 +159,7 @@ pub fn run() -> Result<(), String> {
         }
         Command::Info { model, seq_len } => info::run(&model, seq_len),
         Command::Convert { model, force } => convert::run(&model, force),
-        Command::Bench { cases, cases_file } => bench::run(&cases, cases_file.as_deref()),
+        Command::Bench { cases, cases_file, only } => bench::run(&cases, cases_file.as_deref(), only.as_deref()),
         Command::Train(args) => train::run(&args),
         Command::Eval { model, resolution, data_dir, corpus, threads } => {
             train::set_threads(threads)?;

@@ -67,6 +67,11 @@ impl<T: FftFloat> Backbone<T> {
     /// # Shapes
     /// ids (B, N) or embeddings (B, N, D) → (B, N, D).
     pub fn forward(&self, ctx: &Ctx<T>, input: Input<'_, T>) -> Result<Tensor<T>> {
+        spectrans_tensor::on_pool(|| self.forward_on_pool(ctx, input))
+    }
+
+    /// [`Self::forward`], run on a pool thread so its kernels fork from there.
+    fn forward_on_pool(&self, ctx: &Ctx<T>, input: Input<'_, T>) -> Result<Tensor<T>> {
         let d = self.config.hidden_dim;
         let h = match input {
             Input::Ids { ids, batch, len } => {

@@ -118,6 +118,11 @@ impl<T: FftFloat> FNOOperator<T> {
     /// # Ok::<(), spectrans_models::ModelError>(())
     /// ```
     pub fn forward(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+        spectrans_tensor::on_pool(|| self.forward_on_pool(ctx, x))
+    }
+
+    /// [`Self::forward`], run on a pool thread so its kernels fork from there.
+    fn forward_on_pool(&self, ctx: &Ctx<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
         let s = x.shape();
         let dims = self.config.spatial_dims;
         if s.len() != dims + 2 || s[dims + 1] != self.config.in_channels {

@@ -48,6 +48,7 @@ pub use float::{DType, Float};
 pub use ops::loss::Reduction;
 pub use ops::matmul::Transpose;
 pub use ops::reduce::Variance;
+pub use par::on_pool;
 pub use rng::Rng;
 pub use tensor::derived::DerivedCache;
 pub use tensor::tape::{checkpoint, Backward, Parameter, Tape};

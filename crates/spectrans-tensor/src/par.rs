@@ -9,6 +9,24 @@ use rayon::prelude::*;
 pub const PAR_THRESHOLD: usize = 1 << 15;
 const CHUNK: usize = 1 << 13;
 
+/// Runs `body` on a thread of the current rayon pool — inline when already on one — and returns
+/// its result.
+///
+/// A forward or backward pass makes hundreds of parallel calls. Made from a thread outside the
+/// pool, each call hands its work over to the pool and wakes a worker (tens of microseconds: at
+/// one thread, more than many small kernels take); made from a worker, the calls fork onto the
+/// pool's own queues, or run inline when the pool has one thread. The models' forward passes and
+/// [`crate::Tensor::backward`] run through this; wrap your own loop in it too.
+///
+/// ```
+/// let y = spectrans_tensor::on_pool(|| spectrans_tensor::Tensor::<f32>::ones(&[4]).exp());
+/// assert_eq!(y?.shape(), &[4]);
+/// # Ok::<(), spectrans_tensor::TensorError>(())
+/// ```
+pub fn on_pool<R: Send>(body: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| body())
+}
+
 /// A vector of `n` elements written by `fill(offset, chunk)` over fixed chunks (in parallel for
 /// large `n`), without zero-initialising it first.
 fn build<U: Send + Copy>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<U>]) + Sync) -> Vec<U> {

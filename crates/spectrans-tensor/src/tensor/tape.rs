@@ -283,7 +283,7 @@ impl<T: Float> Tensor<T> {
                 "backward: this tensor does not depend on any watched parameter (it is a constant)".into(),
             ));
         };
-        n.tape.run_backward(n.id, n.generation, grad_output.detach())
+        crate::par::on_pool(|| n.tape.run_backward(n.id, n.generation, grad_output.detach()))
     }
 }
 
