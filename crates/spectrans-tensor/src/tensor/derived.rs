@@ -27,8 +27,11 @@ use crate::tensor::Tensor;
 /// # Ok::<(), spectrans_tensor::TensorError>(())
 /// ```
 pub struct DerivedCache<T: Float, V> {
-    slot: Mutex<Option<(Weak<Vec<T>>, Arc<V>)>>,
+    slot: Mutex<Option<Entry<T, V>>>,
 }
+
+/// The source buffer (weakly) and the value derived from it.
+type Entry<T, V> = (Weak<Vec<T>>, Arc<V>);
 
 impl<T: Float, V> Default for DerivedCache<T, V> {
     fn default() -> Self {
