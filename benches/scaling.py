@@ -56,7 +56,7 @@ def main():
     points = []
     print(f"threads = {threads}\n\n| N | forward (s) | µs / token | peak RSS (MB) | KiB / token |\n|---:|---:|---:|---:|---:|")
     for name, c in cases.items():
-        out = subprocess.run([a.binary, "bench", "--cases-file", cases_file, name], env=env,
+        out = subprocess.run([a.binary, "bench", "--only", "forward", "--cases-file", cases_file, name], env=env,
                              capture_output=True, text=True, check=True).stdout
         row = json.loads(next(l for l in out.splitlines() if l.startswith("{")))
         n = c["seq"]
