@@ -121,8 +121,24 @@ fn peak_rss_bytes() -> Option<u64> {
     Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
 }
 
+/// Which phases `spectrans bench` times (`--only`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Phases {
+    /// Only the forward pass (no optimiser is built; train fields are null).
+    Forward,
+    /// Only the train step (`forward_s` is null).
+    Train,
+}
+
+/// The train step's timings and steady-state counters.
+struct TrainStats {
+    seconds: f64,
+    faults: Option<f64>,
+    allocs: f64,
+}
+
 /// Runs one case; returns its JSON line.
-fn run_case(c: &Case, causal: bool, reps: usize, only: Option<&str>) -> Result<Value, String> {
+fn run_case(c: &Case, causal: bool, reps: usize, only: Option<Phases>) -> Result<Value, String> {
     let cfg = config(c, causal)?;
     let model = Model::<f32>::from_config(&cfg, 0).map_err(|e| e.to_string())?;
     let mut rng = Rng::seed(0);
@@ -137,61 +153,61 @@ fn run_case(c: &Case, causal: bool, reps: usize, only: Option<&str>) -> Result<V
     let input = |_: ()| if embeds { Input::Embeds(&x) } else { Input::Ids { ids: &ids, batch: b, len: n } };
     let err = |e: &dyn std::fmt::Display| e.to_string();
     let forward_s = match only {
-        Some("train") => None,
+        Some(Phases::Train) => None,
         _ => Some(median_time(reps, || {
             model.forward(&Ctx::inference(), input(()), None).map(drop).map_err(|e| err(&e))
         })?),
     };
-    let mut opt: Box<dyn Optimizer<f32>> = if operator {
-        Box::new(
-            Adam::new(model.parameters(), AdamConfig { lr: 1e-3, weight_decay: 1e-4, ..Default::default() })
-                .map_err(|e| err(&e))?,
-        )
+    let train = if only == Some(Phases::Forward) {
+        None
     } else {
-        Box::new(AdamW::new(model.parameters(), AdamWConfig { lr: 1e-3, ..Default::default() }).map_err(|e| err(&e))?)
-    };
-    let tape = Tape::new();
-    let mut step = || {
-        opt.zero_grad();
-        let ctx = Ctx::train(&tape, 0);
-        let out = model.forward(&ctx, input(()), None).map_err(|e| err(&e))?;
-        let loss = match c.kind.as_str() {
-            "encoder" => out.mul(&out).and_then(|s| s.mean(&[], false)),
-            "operator" => relative_l2(&out, &target),
-            "classifier" => out.cross_entropy(&labels, None, Reduction::Mean),
-            _ => out.cross_entropy(&ids, None, Reduction::Mean),
-        }
-        .map_err(|e| err(&e))?;
-        loss.backward().map_err(|e| err(&e))?;
-        opt.step().map_err(|e| err(&e))
+        let mut opt: Box<dyn Optimizer<f32>> = if operator {
+            Box::new(
+                Adam::new(model.parameters(), AdamConfig { lr: 1e-3, weight_decay: 1e-4, ..Default::default() })
+                    .map_err(|e| err(&e))?,
+            )
+        } else {
+            Box::new(
+                AdamW::new(model.parameters(), AdamWConfig { lr: 1e-3, ..Default::default() }).map_err(|e| err(&e))?,
+            )
+        };
+        let tape = Tape::new();
+        let mut step = || {
+            opt.zero_grad();
+            let ctx = Ctx::train(&tape, 0);
+            let out = model.forward(&ctx, input(()), None).map_err(|e| err(&e))?;
+            let loss = match c.kind.as_str() {
+                "encoder" => out.mul(&out).and_then(|s| s.mean(&[], false)),
+                "operator" => relative_l2(&out, &target),
+                "classifier" => out.cross_entropy(&labels, None, Reduction::Mean),
+                _ => out.cross_entropy(&ids, None, Reduction::Mean),
+            }
+            .map_err(|e| err(&e))?;
+            loss.backward().map_err(|e| err(&e))?;
+            opt.step().map_err(|e| err(&e))
+        };
+        let seconds = median_time(reps, &mut step)?;
+        // steady state: page faults and allocator calls over two more steps, after the timed ones
+        let (faults, allocs) = (minor_faults(), crate::ALLOCATOR.allocations());
+        step()?;
+        step()?;
+        let faults = minor_faults().zip(faults).map(|(after, before)| (after - before) as f64 / 2.0);
+        Some(TrainStats { seconds, faults, allocs: (crate::ALLOCATOR.allocations() - allocs) as f64 / 2.0 })
     };
     let round = |t: f64| (t * 1e6).round() / 1e6;
     let name = if causal { format!("{}-causal", c.name) } else { c.name.clone() };
-    if only == Some("forward") {
-        return Ok(json!({
-            "case": name, "impl": "rust", "threads": rayon::current_num_threads(), "causal": causal,
-            "simd": simd::level().name(), "forward_s": forward_s.map(round), "train_step_s": null,
-            "peak_rss_bytes": peak_rss_bytes(),
-        }));
-    }
-    let train_step_s = median_time(reps, &mut step)?;
-    // steady state: page faults and allocator calls over two more steps, after the timed ones
-    let (faults, allocs) = (minor_faults(), crate::ALLOCATOR.allocations());
-    step()?;
-    step()?;
-    let faults = minor_faults().zip(faults).map(|(after, before)| (after - before) as f64 / 2.0);
-    let allocs = (crate::ALLOCATOR.allocations() - allocs) as f64 / 2.0;
     Ok(json!({
         "case": name, "impl": "rust", "threads": rayon::current_num_threads(), "causal": causal,
         "simd": simd::level().name(),
-        "forward_s": forward_s.map(round), "train_step_s": round(train_step_s),
-        "minor_faults_per_step": faults, "allocs_per_step": allocs,
+        "forward_s": forward_s.map(round), "train_step_s": train.as_ref().map(|t| round(t.seconds)),
+        "minor_faults_per_step": train.as_ref().and_then(|t| t.faults),
+        "allocs_per_step": train.as_ref().map(|t| t.allocs),
         "peak_rss_bytes": peak_rss_bytes(),
     }))
 }
 
 /// Runs the named cases (all when empty), printing one JSON line each.
-pub fn run(names: &[String], cases_file: Option<&Path>, only: Option<&str>) -> Result<(), String> {
+pub fn run(names: &[String], cases_file: Option<&Path>, only: Option<Phases>) -> Result<(), String> {
     let text = match cases_file {
         Some(p) => std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
         None => CASES.to_string(),

@@ -94,8 +94,8 @@ enum Command {
         #[arg(long)]
         cases_file: Option<PathBuf>,
         /// Time only the forward pass or only the train step (for profiling one of them).
-        #[arg(long, value_parser = ["forward", "train"])]
-        only: Option<String>,
+        #[arg(long, value_enum)]
+        only: Option<bench::Phases>,
     },
     /// Write model.safetensors (same keys, float precision kept) from a model folder's PyTorch
     /// weights (model.pt, model.pth or pytorch_model.bin, saved by torch.save), after checking that
@@ -159,7 +159,7 @@ pub fn run() -> Result<(), String> {
         }
         Command::Info { model, seq_len } => info::run(&model, seq_len),
         Command::Convert { model, force } => convert::run(&model, force),
-        Command::Bench { cases, cases_file, only } => bench::run(&cases, cases_file.as_deref(), only.as_deref()),
+        Command::Bench { cases, cases_file, only } => bench::run(&cases, cases_file.as_deref(), only),
         Command::Train(args) => train::run(&args),
         Command::Eval { model, resolution, data_dir, corpus, threads } => {
             train::set_threads(threads)?;
