@@ -1,7 +1,8 @@
 //! Our dense matrix product `C (+)= A · B` for the AVX2 and scalar SIMD levels (Goto/BLIS
 //! blocking: B packed in depth blocks of `KC` into the panels the micro-kernels of [`kernels`]
 //! stream; A read in place, in blocks of `MC` rows, with no packing but for a partial last tile
-//! of rows), threaded over row blocks with rayon. It runs when `SPECTRANS_SIMD` caps the level
+//! of rows), threaded over row blocks with rayon. When that costs less around the kernel (few
+//! rows: packing B would cost more than the product) it computes Cᵀ = Bᵀ·Aᵀ instead. It runs when `SPECTRANS_SIMD` caps the level
 //! below the CPU's; uncapped, `Float::gemm` uses the `gemm` crate, which was faster on the FNO
 //! shapes at both AVX2 and AVX-512 (`docs/gemm.md`).
 //!
@@ -72,6 +73,9 @@ element!(f64, 128, 192, kernels::SCALAR_F64, kernels::AVX2_F64);
 /// Strides of A from which a reused block is packed rather than read in place.
 const FAR_APART_BYTES: usize = 1024;
 
+/// Panels of B over which a block of far-apart A is reused before it is worth packing.
+const PACK_A_PANELS: usize = 4;
+
 /// Columns of B packed at a time.
 const NC: usize = 4096;
 
@@ -88,6 +92,22 @@ impl<T> Dst<T> {
     fn ptr(self) -> *mut T {
         self.0
     }
+}
+
+/// Whether A's rows or columns lie so far apart that a reused block of it is packed.
+fn far_apart<T>(a: View<T>) -> bool {
+    a.rs.unsigned_abs().max(a.cs.unsigned_abs()) * std::mem::size_of::<T>() >= FAR_APART_BYTES
+}
+
+/// The work around the kernel of `dst (m × n, column stride dst_cs) = lhs · B` (B k × n), in
+/// element moves: B is packed whole, A when its rows lie far apart and a block of it is reused
+/// over many panels of `nr` columns, and a destination whose rows are not contiguous is
+/// written element by element (counted four times, a scattered read-modify-write against a
+/// streamed copy).
+fn overhead<T>(m: usize, n: usize, k: usize, lhs: View<T>, dst_cs: isize, nr: usize) -> usize {
+    let pack_a = if far_apart(lhs) && n >= PACK_A_PANELS * nr { k * m } else { 0 };
+    let scatter = if dst_cs == 1 { 0 } else { 4 * m * n };
+    k * n + pack_a + scatter
 }
 
 /// A packing buffer of at least `len` elements from this thread's `slot` (grown, never shrunk).
@@ -134,6 +154,16 @@ pub(crate) unsafe fn gemm<T: GemmElement>(
         }
         return;
     }
+    let transpose = |v: View<T>| View { ptr: v.ptr, rs: v.cs, cs: v.rs };
+    let nr = T::kernel(level).nr;
+    if overhead::<T>(m, n, k, lhs, dst_cs, nr) > overhead::<T>(n, m, k, transpose(rhs), dst_rs, nr) {
+        // Cᵀ = Bᵀ·Aᵀ costs less around the kernel: with few rows, packing B would cost more
+        // than the product itself (and a short m wastes tile rows)
+        // SAFETY: the same product, seen transposed: the caller's contract carries over.
+        return unsafe {
+            gemm(level, n, m, k, dst, dst_cs, dst_rs, accumulate, transpose(rhs), transpose(lhs), threads)
+        };
+    }
     let kern = T::kernel(level);
     let (mr, nr) = (kern.mr, kern.nr);
     let threads = threads.max(1);
@@ -144,7 +174,7 @@ pub(crate) unsafe fn gemm<T: GemmElement>(
     let row_blocks = m.div_ceil(mc);
     let dst = Dst(dst);
     // the larger stride of A, in bytes
-    let far_apart = lhs.rs.unsigned_abs().max(lhs.cs.unsigned_abs()) * std::mem::size_of::<T>() >= FAR_APART_BYTES;
+    let far_apart = far_apart(lhs);
     let mut packed_b = buffer::<T>(1, NC.min(n.div_ceil(nr) * nr) * T::KC.min(k));
     let mut jc = 0;
     while jc < n {
@@ -175,7 +205,7 @@ pub(crate) unsafe fn gemm<T: GemmElement>(
                 // A is read in place, but for a partial last tile of rows (packed, zero-padded)
                 // and, when its rows or columns lie far apart and the block is reused over many
                 // panels, the whole block (far-apart rows alias in the L1 sets and the TLB)
-                let pack_all = far_apart && panels_per_split >= 4;
+                let pack_all = far_apart && panels_per_split >= PACK_A_PANELS;
                 let edge = if pack_all { 0 } else { rows % mr };
                 let packed_rows = if pack_all { rows } else { edge };
                 let mut ap = buffer::<T>(0, packed_rows.div_ceil(mr) * mr * kc);
@@ -206,12 +236,16 @@ pub(crate) unsafe fn gemm<T: GemmElement>(
                             } else {
                                 let mut tile = [T::default(); MAX_TILE];
                                 (kern.run)(kc, a, a_rs, a_ps, b_panel, tile.as_mut_ptr(), nr, false);
-                                for i in 0..h {
-                                    for jj in 0..cols {
-                                        let e = d.offset(i as isize * dst_rs + jj as isize * dst_cs);
-                                        let v = tile[i * nr + jj];
-                                        *e = if acc { *e + v } else { v };
-                                    }
+                                // along the destination's contiguous direction
+                                let store = |i: usize, jj: usize| {
+                                    let e = d.offset(i as isize * dst_rs + jj as isize * dst_cs);
+                                    let v = tile[i * nr + jj];
+                                    *e = if acc { *e + v } else { v };
+                                };
+                                if dst_rs == 1 {
+                                    (0..cols).for_each(|jj| (0..h).for_each(|i| store(i, jj)));
+                                } else {
+                                    (0..h).for_each(|i| (0..cols).for_each(|jj| store(i, jj)));
                                 }
                             }
                         }

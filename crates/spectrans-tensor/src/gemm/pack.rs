@@ -2,6 +2,9 @@
 //! `mr` rows (`panel[p·mr + i] = A[i, p]`), B in panels of `nr` columns (`panel[p·nr + j] =
 //! B[p, j]`), zero-padded past the matrix edge so that every tile is full.
 
+/// The largest panel width packed (the widest kernel's `nr`).
+const MAX_MR: usize = 16;
+
 /// A strided read-only matrix view: element (r, c) at `ptr + r·rs + c·cs`.
 #[derive(Clone, Copy)]
 pub(crate) struct View<T> {
@@ -40,6 +43,7 @@ pub(crate) unsafe fn pack_a<T: Copy + Default>(
     mr: usize,
     out: &mut [T],
 ) {
+    debug_assert!(mr <= MAX_MR, "panel width {mr} over MAX_MR");
     for (panel, dst) in out.chunks_exact_mut(mr * kc).take(rows.div_ceil(mr)).enumerate() {
         let i0 = panel * mr;
         let h = mr.min(rows - i0);
@@ -49,6 +53,24 @@ pub(crate) unsafe fn pack_a<T: Copy + Default>(
                 for (i, v) in d.iter_mut().enumerate() {
                     // SAFETY: inside the block.
                     *v = unsafe { a.at(r0 + i0 + i, p0 + p) };
+                }
+            }
+            continue;
+        }
+        if a.cs == 1 {
+            // row-major A: read the h rows as contiguous slices, write each depth step's `mr`
+            // values together (sequential reads and writes)
+            // SAFETY: rows i0..i0 + h, depths p0..p0 + kc lie inside the block.
+            let rows: [&[T]; MAX_MR] = std::array::from_fn(|i| unsafe {
+                if i < h {
+                    std::slice::from_raw_parts(a.ptr.offset((r0 + i0 + i) as isize * a.rs + p0 as isize), kc)
+                } else {
+                    &[]
+                }
+            });
+            for (p, d) in dst.chunks_exact_mut(mr).enumerate() {
+                for (i, v) in d.iter_mut().enumerate() {
+                    *v = if i < h { rows[i][p] } else { T::default() };
                 }
             }
             continue;

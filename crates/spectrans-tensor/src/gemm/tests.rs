@@ -75,6 +75,33 @@ fn blocked_shapes_match_the_naive_product_at_every_level() {
 }
 
 #[test]
+fn column_major_destination_matches_row_major() {
+    // a transposed destination takes the other orientation's edge stores (and, for m < n or
+    // m > n, the orientation choice sees the destination's strides)
+    for level in levels() {
+        for &(m, n, k) in &[(16, 70, 256), (70, 16, 256), (31, 29, 7)] {
+            let mut rng = Rng::seed(3);
+            let a: Vec<f32> = (0..m * k).map(|_| rng.uniform() as f32).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rng.uniform() as f32).collect();
+            let (va, vb) =
+                (View { ptr: a.as_ptr(), rs: k as isize, cs: 1 }, View { ptr: b.as_ptr(), rs: n as isize, cs: 1 });
+            let mut row_major = vec![0.0f32; m * n];
+            let mut col_major = vec![0.0f32; m * n];
+            unsafe {
+                gemm(level, m, n, k, row_major.as_mut_ptr(), n as isize, 1, false, va, vb, 1);
+                gemm(level, m, n, k, col_major.as_mut_ptr(), 1, m as isize, false, va, vb, 1);
+            }
+            for i in 0..m {
+                for j in 0..n {
+                    let (r, c) = (row_major[i * n + j], col_major[j * m + i]);
+                    assert!((r - c).abs() <= 1e-5 * (1.0 + r.abs()), "{level} {m}x{k}x{n} [{i},{j}]: {r} vs {c}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn zero_depth_overwrites_or_keeps() {
     for level in levels() {
         let mut c = vec![f32::NAN; 6];
