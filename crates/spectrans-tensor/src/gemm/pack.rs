@@ -2,9 +2,6 @@
 //! `mr` rows (`panel[p·mr + i] = A[i, p]`), B in panels of `nr` columns (`panel[p·nr + j] =
 //! B[p, j]`), zero-padded past the matrix edge so that every tile is full.
 
-/// The largest panel width packed (the widest kernel's `nr`).
-const MAX_MR: usize = 16;
-
 /// A strided read-only matrix view: element (r, c) at `ptr + r·rs + c·cs`.
 #[derive(Clone, Copy)]
 pub(crate) struct View<T> {
@@ -43,47 +40,67 @@ pub(crate) unsafe fn pack_a<T: Copy + Default>(
     mr: usize,
     out: &mut [T],
 ) {
-    debug_assert!(mr <= MAX_MR, "panel width {mr} over MAX_MR");
-    for (panel, dst) in out.chunks_exact_mut(mr * kc).take(rows.div_ceil(mr)).enumerate() {
-        let i0 = panel * mr;
-        let h = mr.min(rows - i0);
-        if a.rs == 1 && h == mr {
-            // column-major A (a transposed operand): each depth step is `mr` contiguous values
-            for (p, d) in dst.chunks_exact_mut(mr).enumerate() {
-                for (i, v) in d.iter_mut().enumerate() {
-                    // SAFETY: inside the block.
-                    *v = unsafe { a.at(r0 + i0 + i, p0 + p) };
-                }
-            }
-            continue;
+    // a panel width known at compile time turns each depth step into fixed-size moves
+    // SAFETY (every arm): forwarded from the caller.
+    unsafe {
+        match mr {
+            4 => pack_panels::<T, 4>(a, r0, rows, p0, kc, out),
+            6 => pack_panels::<T, 6>(a, r0, rows, p0, kc, out),
+            8 => pack_panels::<T, 8>(a, r0, rows, p0, kc, out),
+            16 => pack_panels::<T, 16>(a, r0, rows, p0, kc, out),
+            _ => unreachable!("no kernel has a panel width of {mr}"),
         }
-        if a.cs == 1 {
-            // row-major A: read the h rows as contiguous slices, write each depth step's `mr`
-            // values together (sequential reads and writes)
-            // SAFETY: rows i0..i0 + h, depths p0..p0 + kc lie inside the block.
-            let rows: [&[T]; MAX_MR] = std::array::from_fn(|i| unsafe {
-                if i < h {
-                    std::slice::from_raw_parts(a.ptr.offset((r0 + i0 + i) as isize * a.rs + p0 as isize), kc)
-                } else {
-                    &[]
-                }
+    }
+}
+
+/// [`pack_a`] for a panel width `MR`.
+///
+/// # Safety
+/// As [`pack_a`].
+unsafe fn pack_panels<T: Copy + Default, const MR: usize>(
+    a: View<T>,
+    r0: usize,
+    rows: usize,
+    p0: usize,
+    kc: usize,
+    out: &mut [T],
+) {
+    for (panel, dst) in out.chunks_exact_mut(MR * kc).take(rows.div_ceil(MR)).enumerate() {
+        let i0 = r0 + panel * MR;
+        let h = MR.min(rows - panel * MR);
+        // SAFETY: rows i0..i0 + h and depths p0..p0 + kc lie inside the block.
+        let start = unsafe { a.ptr.offset(i0 as isize * a.rs + p0 as isize * a.cs) };
+        if a.rs == 1 && h == MR {
+            // column-major A (a transposed operand): each depth step is MR contiguous values
+            for (p, d) in dst.chunks_exact_mut(MR).enumerate() {
+                // SAFETY: depth p of the panel's MR contiguous rows.
+                let src: &[T; MR] = unsafe { &*start.offset(p as isize * a.cs).cast::<[T; MR]>() };
+                d.copy_from_slice(src);
+            }
+        } else if a.cs == 1 {
+            // row-major A: the h rows as contiguous slices, each depth step's MR values written
+            // together (sequential reads and writes)
+            // SAFETY: row i < h of the panel holds kc contiguous values.
+            let src: [&[T]; MR] = std::array::from_fn(|i| unsafe {
+                std::slice::from_raw_parts(start.offset(i as isize * a.rs), if i < h { kc } else { 0 })
             });
-            for (p, d) in dst.chunks_exact_mut(mr).enumerate() {
-                for (i, v) in d.iter_mut().enumerate() {
-                    *v = if i < h { rows[i][p] } else { T::default() };
-                }
-            }
-            continue;
-        }
-        for i in 0..mr {
-            if i < h {
-                for p in 0..kc {
-                    // SAFETY: inside the block.
-                    dst[p * mr + i] = unsafe { a.at(r0 + i0 + i, p0 + p) };
+            if h == MR {
+                for (p, d) in dst.chunks_exact_mut(MR).enumerate() {
+                    let d: &mut [T; MR] = d.try_into().expect("chunks of MR");
+                    *d = std::array::from_fn(|i| src[i][p]);
                 }
             } else {
-                for p in 0..kc {
-                    dst[p * mr + i] = T::default();
+                for (p, d) in dst.chunks_exact_mut(MR).enumerate() {
+                    for (i, v) in d.iter_mut().enumerate() {
+                        *v = if i < h { src[i][p] } else { T::default() };
+                    }
+                }
+            }
+        } else {
+            for (p, d) in dst.chunks_exact_mut(MR).enumerate() {
+                for (i, v) in d.iter_mut().enumerate() {
+                    // SAFETY: inside the block for i < h.
+                    *v = if i < h { unsafe { a.at(i0 + i, p0 + p) } } else { T::default() };
                 }
             }
         }
