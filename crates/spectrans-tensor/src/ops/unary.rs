@@ -95,7 +95,7 @@ impl<T: Float> Unary<T> {
             }
             Unary::Gelu => {
                 let cdf = half * (T::one() + (x * T::of(std::f64::consts::FRAC_1_SQRT_2)).erf());
-                cdf + x * T::of(INV_SQRT_2PI) * (-half * x * x).exp()
+                cdf + x * T::of(INV_SQRT_2PI) * (-half * x * x).exp_vectorised()
             }
             Unary::GeluTanh => {
                 let k = T::of(SQRT_2_OVER_PI);
