@@ -195,14 +195,8 @@ pub fn exp_f32(x: f32) -> f32 {
     const P: [f32; 6] = [1.987_569_1e-4, 1.398_2e-3, 8.333_452e-3, 4.166_579_6e-2, 0.166_666_65, 0.5];
     const HI: f32 = 88.722_83;
     const LO: f32 = -87.336_55;
-    // comparisons instead of `clamp`, so that NaN reaches the end unchanged
-    let c = if x > HI {
-        HI
-    } else if x < LO {
-        LO
-    } else {
-        x
-    };
+    // NaN stays NaN through the clamp and is returned as it is at the end
+    let c = x.clamp(LO, HI);
     let k = (c * LOG2E).round_ties_even();
     let r = c - k * LN2_HI - k * LN2_LO;
     let p = ((((P[0] * r + P[1]) * r + P[2]) * r + P[3]) * r + P[4]) * r + P[5];
