@@ -42,51 +42,55 @@ fn build<U: Send + Copy>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<U>]) +
     out
 }
 
-/// Runs `body` compiled for the process's SIMD level ([`crate::simd::level`]): the element-wise
-/// closures are inlined into a copy built with AVX2 + FMA, so their loops use 256-bit vectors (the
-/// baseline x86-64 target has only SSE2); at the AVX-512 level they run the same AVX2 copy (one
-/// extra copy per closure keeps the build time in check). Results are the same at every level:
-/// Rust never contracts `a * b + c` into an FMA, and `mul_add` is fused everywhere.
-#[inline(always)]
-fn multiversioned(body: impl FnOnce()) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use crate::simd::{level, SimdLevel};
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2(body: impl FnOnce()) {
-            body()
+/// Defines an element-wise loop `$name(out, inputs…, f)` writing `out[i] = f(inputs[i]…)`, in two
+/// copies: one compiled with AVX2 + FMA (used at the AVX2 and AVX-512 levels of
+/// [`crate::simd::level`], one copy per closure keeping the build time in check) and one for the
+/// baseline target. The loop is the body of each copy itself — not a closure handed to it — so
+/// the element function is inlined into the AVX2 copy and vectorises with 256-bit vectors (a loop
+/// closure called from both copies stayed one out-of-line function compiled for SSE2, and its
+/// rounding and polynomial code fell back to scalar libm calls). Results are the same at every
+/// level: Rust never contracts `a * b + c` into an FMA, and `mul_add` is fused everywhere.
+macro_rules! element_loop {
+    ($name:ident, $($x:ident: $t:ident),+) => {
+        #[inline(always)]
+        fn $name<$($t: Copy,)+ U>(out: &mut [MaybeUninit<U>], $($x: &[$t],)+ f: &impl Fn($($t),+) -> U) {
+            #[inline(always)]
+            fn body<$($t: Copy,)+ U>(out: &mut [MaybeUninit<U>], $($x: &[$t],)+ f: &impl Fn($($t),+) -> U) {
+                let n = out.len();
+                $(let $x = &$x[..n];)+
+                for i in 0..n {
+                    out[i].write(f($($x[i]),+));
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2<$($t: Copy,)+ U>(out: &mut [MaybeUninit<U>], $($x: &[$t],)+ f: &impl Fn($($t),+) -> U) {
+                    body(out, $($x,)+ f)
+                }
+                if crate::simd::level() >= crate::simd::SimdLevel::Avx2 {
+                    // SAFETY: the level is at most the CPU's (`simd::level`), so AVX2 and FMA are there.
+                    return unsafe { avx2(out, $($x,)+ f) };
+                }
+            }
+            body(out, $($x,)+ f)
         }
-        if level() >= SimdLevel::Avx2 {
-            // SAFETY: the level is at most the CPU's (`simd::level`), so AVX2 and FMA are there.
-            return unsafe { avx2(body) };
-        }
-    }
-    body()
+    };
 }
+
+element_loop!(map_loop, a: A);
+element_loop!(zip_loop, a: A, b: B);
+element_loop!(zip3_loop, a: A, b: B, c: C);
 
 /// `out[i] = f(a[i])`.
 pub fn map<T: Copy + Send + Sync, U: Send + Copy>(a: &[T], f: impl Fn(T) -> U + Sync) -> Vec<U> {
-    build(a.len(), |off, out| {
-        multiversioned(|| {
-            let n = out.len();
-            for (o, &x) in out.iter_mut().zip(&a[off..off + n]) {
-                o.write(f(x));
-            }
-        })
-    })
+    build(a.len(), |off, out| map_loop(out, &a[off..], &f))
 }
 
 /// `out[i] = f(a[i], b[i])` for equal-length slices.
 pub fn zip<T: Copy + Send + Sync, U: Send + Copy>(a: &[T], b: &[T], f: impl Fn(T, T) -> U + Sync) -> Vec<U> {
     debug_assert_eq!(a.len(), b.len());
-    build(a.len(), |off, out| {
-        multiversioned(|| {
-            let n = out.len();
-            for ((o, &x), &y) in out.iter_mut().zip(&a[off..off + n]).zip(&b[off..off + n]) {
-                o.write(f(x, y));
-            }
-        })
-    })
+    build(a.len(), |off, out| zip_loop(out, &a[off..], &b[off..], &f))
 }
 
 /// `out[i] = f(a[i], b[i], c[i])` for equal-length slices.
@@ -97,15 +101,7 @@ pub fn zip3<T: Copy + Send + Sync, U: Send + Copy>(
     f: impl Fn(T, T, T) -> U + Sync,
 ) -> Vec<U> {
     debug_assert!(a.len() == b.len() && a.len() == c.len());
-    build(a.len(), |off, out| {
-        multiversioned(|| {
-            let n = out.len();
-            for (((o, &x), &y), &z) in out.iter_mut().zip(&a[off..off + n]).zip(&b[off..off + n]).zip(&c[off..off + n])
-            {
-                o.write(f(x, y, z));
-            }
-        })
-    })
+    build(a.len(), |off, out| zip3_loop(out, &a[off..], &b[off..], &c[off..], &f))
 }
 
 /// Runs `f(row_index, row)` over the rows of length `row_len` of `data`, in parallel when large.
