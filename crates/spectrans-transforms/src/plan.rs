@@ -327,7 +327,14 @@ pub fn rfft_lanes_bin_major<T: FftFloat>(
     if x.len() != outer * n * inner {
         return None;
     }
-    try_r2c(n, x, Geometry { outer, inner, len_in: n, len_out: bins, scale, interior, spectrum: Spectrum::BinMajor })
+    // long lanes with few bins kept: the pruned transform (cache-resident passes)
+    crate::columns::pruned::r2c(x, (outer, n, inner), bins, scale, interior).or_else(|| {
+        try_r2c(
+            n,
+            x,
+            Geometry { outer, inner, len_in: n, len_out: bins, scale, interior, spectrum: Spectrum::BinMajor },
+        )
+    })
 }
 
 /// The inverse of [`rfft_lanes_bin_major`]: bins 0..`bins` laid out bin-major (higher bins zero,
@@ -345,7 +352,13 @@ pub fn irfft_lanes_bin_major<T: FftFloat>(
     if spec.len() != bins * outer * 2 * inner {
         return None;
     }
-    try_c2r(n, spec, Geometry { outer, inner, len_in: bins, len_out: n, scale, interior, spectrum: Spectrum::BinMajor })
+    crate::columns::pruned::c2r(spec, (outer, n, inner), bins, scale, interior).or_else(|| {
+        try_c2r(
+            n,
+            spec,
+            Geometry { outer, inner, len_in: bins, len_out: n, scale, interior, spectrum: Spectrum::BinMajor },
+        )
+    })
 }
 
 /// A computation over a flat buffer, written once for every [`FftFloat`].

@@ -17,6 +17,7 @@
 //! are odd, or whose half has a prime factor above 5, take the per-lane path of `lanes.rs`.
 
 mod butterflies;
+pub(crate) mod pruned;
 mod split;
 #[cfg(test)]
 mod tests;
