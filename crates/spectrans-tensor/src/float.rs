@@ -181,8 +181,8 @@ pub fn erf_f32(x: f32) -> f32 {
     (if r > 1.0 { 1.0 } else { r }).copysign(x)
 }
 
-/// e^x for `f32` without branches or calls, so element-wise loops vectorise: x = k·ln 2 + r
-/// with k = round(x·log₂e) and |r| ≤ ln 2 / 2 (ln 2 split in two parts, Cody–Waite), e^r by the
+/// e^x for `f32` without branches, calls or float-to-int casts, so element-wise loops vectorise:
+/// x = k·ln 2 + r with k = round(x·log₂e) and |r| ≤ ln 2 / 2 (ln 2 split in two parts, Cody–Waite), e^r by the
 /// degree-7 Taylor–minimax polynomial of Cephes' `expf`, and 2^k built from its exponent bits.
 /// Within 2 ulp of the exact value (`tests::exp_f32_accuracy`); +∞ above 88.72, 0 below
 /// −87.33 (where the exact value would be subnormal), NaN for NaN.
@@ -197,14 +197,19 @@ pub fn exp_f32(x: f32) -> f32 {
     const LO: f32 = -87.336_55;
     // NaN stays NaN through the clamp and is returned as it is at the end
     let c = x.clamp(LO, HI);
-    let k = (c * LOG2E).round_ties_even();
+    // k = round(c·log₂e): adding 1.5·2²³ leaves the rounded integer in the low mantissa bits,
+    // read out with integer operations (a float-to-int cast does not vectorise: it saturates)
+    const ROUND: f32 = 12_582_912.0;
+    let t = c * LOG2E + ROUND;
+    let k = t - ROUND;
+    let ki = t.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
     let r = c - k * LN2_HI - k * LN2_LO;
     let p = ((((P[0] * r + P[1]) * r + P[2]) * r + P[3]) * r + P[4]) * r + P[5];
     let e = p * r * r + r + 1.0;
     // k ∈ [−126, 128]: 2^k as k + 127 in the exponent field, in two halves so k = 128 fits
-    let half = (k as i32) >> 1;
-    let two_a = f32::from_bits(((half + 127) as u32) << 23);
-    let two_b = f32::from_bits((((k as i32 - half) + 127) as u32) << 23);
+    let half = ki >> 1;
+    let two_a = f32::from_bits((half.wrapping_add(127) as u32) << 23);
+    let two_b = f32::from_bits((ki.wrapping_sub(half).wrapping_add(127) as u32) << 23);
     let y = e * two_a * two_b;
     if x > HI {
         f32::INFINITY

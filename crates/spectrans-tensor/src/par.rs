@@ -42,30 +42,61 @@ fn build<U: Send + Copy>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<U>]) +
     out
 }
 
+/// An element function of one argument for [`map_with`], whose `apply` the vectorised loop
+/// inlines when it is `#[inline(always)]` — a closure given to [`map`] is inlined at LLVM's
+/// discretion, which can leave a large one out of line, called per element and not vectorised.
+pub(crate) trait Map1<T, U>: Sync {
+    /// The value at one element.
+    fn apply(&self, a: T) -> U;
+}
+
+/// An element function of three arguments for [`zip3_with`] (see [`Map1`]).
+pub(crate) trait Map3<T, U>: Sync {
+    /// The value at one element.
+    fn apply(&self, a: T, b: T, c: T) -> U;
+}
+
+/// A closure as a [`Map1`] / [`Map3`].
+struct Closure<F>(F);
+
+impl<T, U, F: Fn(T) -> U + Sync> Map1<T, U> for Closure<F> {
+    #[inline(always)]
+    fn apply(&self, a: T) -> U {
+        (self.0)(a)
+    }
+}
+
+impl<T, U, F: Fn(T, T, T) -> U + Sync> Map3<T, U> for Closure<F> {
+    #[inline(always)]
+    fn apply(&self, a: T, b: T, c: T) -> U {
+        (self.0)(a, b, c)
+    }
+}
+
 /// Defines an element-wise loop `$name(out, inputs…, f)` writing `out[i] = f(inputs[i]…)`, in two
 /// copies: one compiled with AVX2 + FMA (used at the AVX2 and AVX-512 levels of
-/// [`crate::simd::level`], one copy per closure keeping the build time in check) and one for the
+/// [`crate::simd::level`], one copy per function keeping the build time in check) and one for the
 /// baseline target. The loop is the body of each copy itself — not a closure handed to it — so
-/// the element function is inlined into the AVX2 copy and vectorises with 256-bit vectors (a loop
-/// closure called from both copies stayed one out-of-line function compiled for SSE2, and its
-/// rounding and polynomial code fell back to scalar libm calls). Results are the same at every
-/// level: Rust never contracts `a * b + c` into an FMA, and `mul_add` is fused everywhere.
+/// an element function inlined into it is compiled with AVX2 and vectorises with 256-bit vectors
+/// (a loop closure called from both copies stayed one out-of-line function compiled for SSE2).
+/// Results are the same at every level: Rust never contracts `a * b + c` into an FMA, and
+/// `mul_add` is fused everywhere.
 macro_rules! element_loop {
-    ($name:ident, $($x:ident: $t:ident),+) => {
+    ($name:ident, $map:ident, $($x:ident),+) => {
         #[inline(always)]
-        fn $name<$($t: Copy,)+ U>(out: &mut [MaybeUninit<U>], $($x: &[$t],)+ f: &impl Fn($($t),+) -> U) {
+        fn $name<T: Copy, U>(out: &mut [MaybeUninit<U>], $($x: &[T],)+ f: &impl $map<T, U>) {
             #[inline(always)]
-            fn body<$($t: Copy,)+ U>(out: &mut [MaybeUninit<U>], $($x: &[$t],)+ f: &impl Fn($($t),+) -> U) {
+            fn body<T: Copy, U>(out: &mut [MaybeUninit<U>], $($x: &[T],)+ f: &impl $map<T, U>) {
                 let n = out.len();
                 $(let $x = &$x[..n];)+
                 for i in 0..n {
-                    out[i].write(f($($x[i]),+));
+                    out[i].write(f.apply($($x[i]),+));
                 }
             }
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2<$($t: Copy,)+ U>(out: &mut [MaybeUninit<U>], $($x: &[$t],)+ f: &impl Fn($($t),+) -> U) {
+                unsafe fn avx2<T: Copy, U>(out: &mut [MaybeUninit<U>], $($x: &[T],)+ f: &impl $map<T, U>) {
                     body(out, $($x,)+ f)
                 }
                 if crate::simd::level() >= crate::simd::SimdLevel::Avx2 {
@@ -78,18 +109,36 @@ macro_rules! element_loop {
     };
 }
 
-element_loop!(map_loop, a: A);
-element_loop!(zip_loop, a: A, b: B);
-element_loop!(zip3_loop, a: A, b: B, c: C);
+/// An element function of two arguments (the loop of [`zip`]).
+trait Map2<T, U>: Sync {
+    fn apply(&self, a: T, b: T) -> U;
+}
+
+impl<T, U, F: Fn(T, T) -> U + Sync> Map2<T, U> for Closure<F> {
+    #[inline(always)]
+    fn apply(&self, a: T, b: T) -> U {
+        (self.0)(a, b)
+    }
+}
+
+element_loop!(map_loop, Map1, a);
+element_loop!(zip_loop, Map2, a, b);
+element_loop!(zip3_loop, Map3, a, b, c);
 
 /// `out[i] = f(a[i])`.
 pub fn map<T: Copy + Send + Sync, U: Send + Copy>(a: &[T], f: impl Fn(T) -> U + Sync) -> Vec<U> {
-    build(a.len(), |off, out| map_loop(out, &a[off..], &f))
+    map_with(a, &Closure(f))
+}
+
+/// `out[i] = f.apply(a[i])`, with `f`'s `apply` inlined into the vectorised loop (see [`Map1`]).
+pub(crate) fn map_with<T: Copy + Send + Sync, U: Send + Copy>(a: &[T], f: &impl Map1<T, U>) -> Vec<U> {
+    build(a.len(), |off, out| map_loop(out, &a[off..], f))
 }
 
 /// `out[i] = f(a[i], b[i])` for equal-length slices.
 pub fn zip<T: Copy + Send + Sync, U: Send + Copy>(a: &[T], b: &[T], f: impl Fn(T, T) -> U + Sync) -> Vec<U> {
     debug_assert_eq!(a.len(), b.len());
+    let f = Closure(f);
     build(a.len(), |off, out| zip_loop(out, &a[off..], &b[off..], &f))
 }
 
@@ -100,8 +149,19 @@ pub fn zip3<T: Copy + Send + Sync, U: Send + Copy>(
     c: &[T],
     f: impl Fn(T, T, T) -> U + Sync,
 ) -> Vec<U> {
+    zip3_with(a, b, c, &Closure(f))
+}
+
+/// `out[i] = f.apply(a[i], b[i], c[i])` for equal-length slices, with `f`'s `apply` inlined into
+/// the vectorised loop (see [`Map1`]).
+pub(crate) fn zip3_with<T: Copy + Send + Sync, U: Send + Copy>(
+    a: &[T],
+    b: &[T],
+    c: &[T],
+    f: &impl Map3<T, U>,
+) -> Vec<U> {
     debug_assert!(a.len() == b.len() && a.len() == c.len());
-    build(a.len(), |off, out| zip3_loop(out, &a[off..], &b[off..], &c[off..], &f))
+    build(a.len(), |off, out| zip3_loop(out, &a[off..], &b[off..], &c[off..], f))
 }
 
 /// Runs `f(row_index, row)` over the rows of length `row_len` of `data`, in parallel when large.

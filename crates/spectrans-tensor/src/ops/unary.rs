@@ -113,26 +113,83 @@ impl<T: Float> Unary<T> {
     }
 }
 
-/// Expands `$kernel!(variant)` in a match arm per function. Each arm's kernel builds its variant
-/// inside its own closure literal, so every element-wise loop is a separate instantiation in which
-/// the `match` of [`Unary::f`] / [`Unary::df`] folds away: no per-element dispatch, and the loops
-/// vectorise.
+/// Ids of the functions, the const parameter of the element kernels [`Forward`] and
+/// [`Derivative`].
+mod id {
+    pub const EXP: u8 = 0;
+    pub const LOG: u8 = 1;
+    pub const SQRT: u8 = 2;
+    pub const POWF: u8 = 3;
+    pub const ABS: u8 = 4;
+    pub const RELU: u8 = 5;
+    pub const GELU: u8 = 6;
+    pub const GELU_TANH: u8 = 7;
+    pub const SILU: u8 = 8;
+    pub const TANH: u8 = 9;
+    pub const SIGMOID: u8 = 10;
+}
+
+impl<T: Float> Unary<T> {
+    /// The function with id `k` (parameter `p` for powf): with `k` a constant, the `match`es of
+    /// [`Unary::f`] and [`Unary::df`] fold away.
+    #[inline(always)]
+    fn with_id(k: u8, p: T) -> Self {
+        match k {
+            id::EXP => Unary::Exp,
+            id::LOG => Unary::Log,
+            id::SQRT => Unary::Sqrt,
+            id::POWF => Unary::Powf(p),
+            id::ABS => Unary::Abs,
+            id::RELU => Unary::Relu,
+            id::GELU => Unary::Gelu,
+            id::GELU_TANH => Unary::GeluTanh,
+            id::SILU => Unary::Silu,
+            id::TANH => Unary::Tanh,
+            _ => Unary::Sigmoid,
+        }
+    }
+}
+
+/// Expands `$kernel!(id, parameter)` in a match arm per function, so that every element-wise loop
+/// is an instantiation of a kernel with its function fixed at compile time: no per-element
+/// dispatch, and the loops vectorise.
 macro_rules! for_each_function {
     ($op:expr, $kernel:ident) => {
         match $op {
-            Unary::Exp => $kernel!(Unary::<T>::Exp),
-            Unary::Log => $kernel!(Unary::<T>::Log),
-            Unary::Sqrt => $kernel!(Unary::<T>::Sqrt),
-            Unary::Powf(p) => $kernel!(Unary::<T>::Powf(p)),
-            Unary::Abs => $kernel!(Unary::<T>::Abs),
-            Unary::Relu => $kernel!(Unary::<T>::Relu),
-            Unary::Gelu => $kernel!(Unary::<T>::Gelu),
-            Unary::GeluTanh => $kernel!(Unary::<T>::GeluTanh),
-            Unary::Silu => $kernel!(Unary::<T>::Silu),
-            Unary::Tanh => $kernel!(Unary::<T>::Tanh),
-            Unary::Sigmoid => $kernel!(Unary::<T>::Sigmoid),
+            Unary::Exp => $kernel!(id::EXP, T::zero()),
+            Unary::Log => $kernel!(id::LOG, T::zero()),
+            Unary::Sqrt => $kernel!(id::SQRT, T::zero()),
+            Unary::Powf(p) => $kernel!(id::POWF, p),
+            Unary::Abs => $kernel!(id::ABS, T::zero()),
+            Unary::Relu => $kernel!(id::RELU, T::zero()),
+            Unary::Gelu => $kernel!(id::GELU, T::zero()),
+            Unary::GeluTanh => $kernel!(id::GELU_TANH, T::zero()),
+            Unary::Silu => $kernel!(id::SILU, T::zero()),
+            Unary::Tanh => $kernel!(id::TANH, T::zero()),
+            Unary::Sigmoid => $kernel!(id::SIGMOID, T::zero()),
         }
     };
+}
+
+/// y = f(x) for the function with id `K` (parameter in the field), always inlined into the
+/// vectorised loop ([`par::Map1`]).
+struct Forward<const K: u8, T>(T);
+
+impl<const K: u8, T: Float> par::Map1<T, T> for Forward<K, T> {
+    #[inline(always)]
+    fn apply(&self, x: T) -> T {
+        Unary::with_id(K, self.0).f(x)
+    }
+}
+
+/// g·f'(x) (given y = f(x)) for the function with id `K`, always inlined into the vectorised loop.
+struct Derivative<const K: u8, T>(T);
+
+impl<const K: u8, T: Float> par::Map3<T, T> for Derivative<K, T> {
+    #[inline(always)]
+    fn apply(&self, g: T, x: T, y: T) -> T {
+        g * Unary::with_id(K, self.0).df(x, y)
+    }
 }
 
 struct UnaryBackward<T: Float> {
@@ -148,8 +205,8 @@ impl<T: Float> Backward<T> for UnaryBackward<T> {
     fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
         let (gd, xd, yd) = (g.data(), self.x.data(), self.y.data());
         macro_rules! kernel {
-            ($k:expr) => {
-                par::zip3(gd, xd, yd, move |g, x, y| g * $k.df(x, y))
+            ($k:expr, $p:expr) => {
+                par::zip3_with(gd, xd, yd, &Derivative::<{ $k }, T>($p))
             };
         }
         let gx = for_each_function!(self.op, kernel);
@@ -160,8 +217,8 @@ impl<T: Float> Backward<T> for UnaryBackward<T> {
 fn unary<T: Float>(op: Unary<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
     let xd = x.data();
     macro_rules! kernel {
-        ($k:expr) => {
-            par::map(xd, move |v| $k.f(v))
+        ($k:expr, $p:expr) => {
+            par::map_with(xd, &Forward::<{ $k }, T>($p))
         };
     }
     let y = Tensor::from_parts(for_each_function!(op, kernel), x.shape.clone());
