@@ -109,6 +109,36 @@ macro_rules! element_loop {
     };
 }
 
+/// Defines `fn $name<T: Float>(args…) -> R` whose body runs compiled with AVX2 + FMA when the
+/// process's SIMD level allows, else for the baseline (as the loops of [`element_loop`]): for row
+/// kernels called from rayon tasks, whose closures are compiled for the baseline. Helpers called
+/// from the body should be `#[inline(always)]`, so they are compiled into each copy.
+macro_rules! vectorised {
+    ($(#[$m:meta])* fn $name:ident<T: Float>($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$m])*
+        #[allow(clippy::too_many_arguments)]
+        fn $name<T: Float>($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn body<T: Float>($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn avx2<T: Float>($($arg: $ty),*) $(-> $ret)? {
+                    body($($arg),*)
+                }
+                if crate::simd::level() >= crate::simd::SimdLevel::Avx2 {
+                    // SAFETY: the level is at most the CPU's (`simd::level`), so AVX2 and FMA are there.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+pub(crate) use vectorised;
+
 /// An element function of two arguments (the loop of [`zip`]).
 trait Map2<T, U>: Sync {
     fn apply(&self, a: T, b: T) -> U;

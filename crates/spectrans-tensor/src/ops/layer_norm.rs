@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::error::{Result, TensorError};
 use crate::float::Float;
-use crate::par::PAR_THRESHOLD;
+use crate::par::{vectorised, PAR_THRESHOLD};
 use crate::tensor::tape::Backward;
 use crate::tensor::Tensor;
 
@@ -56,7 +56,7 @@ fn lane_dot<T: Float>(a: &[T], b: &[T]) -> T {
 }
 
 /// Mean and `1/√(var + eps)` of one row (biased variance, two passes).
-#[inline]
+#[inline(always)]
 fn row_stats<T: Float>(x: &[T], eps: T) -> (T, T) {
     let inv_d = T::one() / T::of(x.len() as f64);
     let mean = lane_sum(x, |v| v) * inv_d;
@@ -65,7 +65,7 @@ fn row_stats<T: Float>(x: &[T], eps: T) -> (T, T) {
 }
 
 /// Normalises one row into `out`, applying the optional affine weight and bias.
-#[inline]
+#[inline(always)]
 fn normalize_row<T: Float>(x: &[T], out: &mut [T], mean: T, rstd: T, w: Option<&[T]>, b: Option<&[T]>) {
     match (w, b) {
         (Some(w), Some(b)) => {
@@ -91,6 +91,19 @@ fn normalize_row<T: Float>(x: &[T], out: &mut [T], mean: T, rstd: T, w: Option<&
     }
 }
 
+vectorised! {
+    /// Normalises the rows of `x` (as many as `out` holds) into `out`, writing each row's mean and
+    /// rstd to `stats`.
+    fn normalize_rows<T: Float>(x: &[T], d: usize, out: &mut [T], stats: &mut [T], eps: T, w: Option<&[T]>, b: Option<&[T]>) {
+        for ((orow, st), xr) in out.chunks_exact_mut(d).zip(stats.chunks_exact_mut(2)).zip(x.chunks_exact(d)) {
+            let (mean, rstd) = row_stats(xr, eps);
+            normalize_row(xr, orow, mean, rstd, w, b);
+            st[0] = mean;
+            st[1] = rstd;
+        }
+    }
+}
+
 /// Number of rows per parallel task for rows of length `d`.
 fn rows_per_task(d: usize) -> usize {
     TASK_ELEMS.div_ceil(d.max(1)).max(1)
@@ -104,13 +117,7 @@ fn layer_norm_kernel<T: Float>(x: &[T], d: usize, eps: T, w: Option<&[T]>, b: Op
     let group = rows_per_task(d);
     let task = |(gi, (og, sg)): (usize, (&mut [T], &mut [T]))| {
         let x0 = gi * group * d;
-        for (r, (orow, st)) in og.chunks_exact_mut(d).zip(sg.chunks_exact_mut(2)).enumerate() {
-            let xr = &x[x0 + r * d..x0 + (r + 1) * d];
-            let (mean, rstd) = row_stats(xr, eps);
-            normalize_row(xr, orow, mean, rstd, w, b);
-            st[0] = mean;
-            st[1] = rstd;
-        }
+        normalize_rows(&x[x0..x0 + og.len()], d, og, sg, eps, w, b);
     };
     if x.len() < PAR_THRESHOLD {
         out.chunks_mut(group * d).zip(stats.chunks_mut(group * 2)).enumerate().for_each(task);
@@ -128,49 +135,49 @@ struct LayerNormBackward<T: Float> {
     stats: Vec<T>,
 }
 
-impl<T: Float> LayerNormBackward<T> {
-    /// Gradients for a group of rows starting at row `r0`: writes dx rows into `dx` (when given)
-    /// and adds this group's contributions to `dw` / `db` (each either empty or of length `d`).
-    /// `scratch` holds `2·d` elements.
-    #[allow(clippy::too_many_arguments)]
-    fn group(
-        &self,
+vectorised! {
+    /// Gradients for a group of rows: `x`, `stats` and `g` are the group's rows (and their mean,
+    /// rstd pairs); writes dx rows into `dx` (when given) and adds the group's contributions to
+    /// `dw` / `db` (each either empty or of length `d`). `scratch` holds `2·d` elements.
+    fn backward_rows<T: Float>(
+        x: &[T],
+        w: Option<&[T]>,
+        stats: &[T],
         g: &[T],
-        r0: usize,
         d: usize,
-        mut dx: Option<&mut [T]>,
+        dx: Option<&mut [T]>,
         dw: &mut [T],
         db: &mut [T],
         scratch: &mut [T],
     ) {
-        let x = self.x.data();
-        let w = self.weight.as_ref().map(|w| w.data());
-        let inv_d = T::one() / T::of(d as f64);
-        let (xh, gy) = scratch.split_at_mut(d);
-        for (r, gr) in g.chunks_exact(d).enumerate() {
-            let (mean, rstd) = (self.stats[2 * (r0 + r)], self.stats[2 * (r0 + r) + 1]);
-            let xr = &x[(r0 + r) * d..(r0 + r + 1) * d];
-            xh.iter_mut().zip(xr).for_each(|(h, &v)| *h = (v - mean) * rstd);
-            if !dw.is_empty() {
-                dw.iter_mut().zip(gr).zip(xh.iter()).for_each(|((a, &gj), &hj)| *a += gj * hj);
+        let mut dx = dx;
+            let inv_d = T::one() / T::of(d as f64);
+            let (xh, gy) = scratch.split_at_mut(d);
+            for (r, gr) in g.chunks_exact(d).enumerate() {
+                let (mean, rstd) = (stats[2 * r], stats[2 * r + 1]);
+                let xr = &x[r * d..(r + 1) * d];
+                xh.iter_mut().zip(xr).for_each(|(h, &v)| *h = (v - mean) * rstd);
+                if !dw.is_empty() {
+                    dw.iter_mut().zip(gr).zip(xh.iter()).for_each(|((a, &gj), &hj)| *a += gj * hj);
+                }
+                if !db.is_empty() {
+                    db.iter_mut().zip(gr).for_each(|(a, &gj)| *a += gj);
+                }
+                let Some(dx) = dx.as_deref_mut() else {
+                    continue;
+                };
+                match w {
+                    Some(w) => gy.iter_mut().zip(gr).zip(w).for_each(|((o, &gj), &wj)| *o = gj * wj),
+                    None => gy.copy_from_slice(gr),
+                }
+                // dx = rstd·(gy − mean(gy) − x̂·mean(gy·x̂))
+                let c1 = lane_sum(gy, |v| v) * inv_d;
+                let c2 = lane_dot(gy, xh) * inv_d;
+                for ((o, &gj), &hj) in dx[r * d..(r + 1) * d].iter_mut().zip(gy.iter()).zip(xh.iter()) {
+                    *o = rstd * (gj - c1 - hj * c2);
+                }
             }
-            if !db.is_empty() {
-                db.iter_mut().zip(gr).for_each(|(a, &gj)| *a += gj);
-            }
-            let Some(dx) = dx.as_deref_mut() else {
-                continue;
-            };
-            match w {
-                Some(w) => gy.iter_mut().zip(gr).zip(w).for_each(|((o, &gj), &wj)| *o = gj * wj),
-                None => gy.copy_from_slice(gr),
-            }
-            // dx = rstd·(gy − mean(gy) − x̂·mean(gy·x̂))
-            let c1 = lane_sum(gy, |v| v) * inv_d;
-            let c2 = lane_dot(gy, xh) * inv_d;
-            for ((o, &gj), &hj) in dx[r * d..(r + 1) * d].iter_mut().zip(gy.iter()).zip(xh.iter()) {
-                *o = rstd * (gj - c1 - hj * c2);
-            }
-        }
+
     }
 }
 
@@ -203,7 +210,9 @@ impl<T: Float> Backward<T> for LayerNormBackward<T> {
                 let r0 = gi * group;
                 let r1 = (r0 + group).min(rows);
                 let mut scratch = vec![T::zero(); 2 * d];
-                self.group(&gd[r0 * d..r1 * d], r0, d, dxg, pw, pb, &mut scratch);
+                let (x, w) = (&self.x.data()[r0 * d..r1 * d], self.weight.as_ref().map(|w| w.data()));
+                let stats = &self.stats[2 * r0..2 * r1];
+                backward_rows(x, w, stats, &gd[r0 * d..r1 * d], d, dxg, pw, pb, &mut scratch);
             };
             let parallel = self.x.numel() >= PAR_THRESHOLD;
             match (need_x, parallel) {
