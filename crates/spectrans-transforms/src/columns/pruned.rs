@@ -261,49 +261,45 @@ mod tests {
         }
     }
 
+    /// Largest |got − want| relative to the largest |want|.
+    fn relative_error<F: Float>(got: &[F], want: &[f64]) -> f64 {
+        let norm = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+        got.iter().zip(want).fold(0f64, |m, (a, b)| m.max((a.as_f64() - b).abs())) / norm
+    }
+
+    /// The forward or inverse (per `spec`) on the pruned path, in f32 and f64, against the full
+    /// transform in f64: equal to 1e-12 in f64, and in f32 with the round-off of an FFT (≈ 1.5e-7),
+    /// not of an n₁-term sum.
+    fn check(input: &[f64], (outer, n, inner): (usize, usize, usize), bins: usize, inverse: bool) {
+        let (scale, interior) = if inverse { (0.25, 0.5) } else { (0.5, 2.0) };
+        let (len_in, len_out) = if inverse { (bins, n) } else { (n, bins) };
+        let g = Geometry { outer, inner, len_in, len_out, scale, interior, spectrum: Spectrum::BinMajor };
+        let want = if inverse { try_c2r(n, input, g) } else { try_r2c(n, input, g) }.unwrap();
+        let run = |x: &[f64]| {
+            if inverse {
+                c2r(x, (outer, n, inner), bins, scale, interior)
+            } else {
+                r2c(x, (outer, n, inner), bins, scale, interior)
+            }
+        };
+        let err = relative_error(&run(input).unwrap(), &want);
+        assert!(err <= 1e-12, "inverse={inverse} {outer}x{n}x{inner} bins {bins}: {err:e}");
+        let x32: Vec<f32> = input.iter().map(|&v| v as f32).collect();
+        let got32 = if inverse {
+            c2r(&x32, (outer, n, inner), bins, 0.25, 0.5)
+        } else {
+            r2c(&x32, (outer, n, inner), bins, 0.5, 2.0)
+        };
+        let err = relative_error(&got32.unwrap(), &want);
+        assert!(err <= 5e-7, "f32 inverse={inverse} {outer}x{n}x{inner} bins {bins}: {err:e}");
+    }
+
     #[test]
     fn pruned_transforms_match_the_full_ones() {
         for &(outer, n, inner, bins) in &[(2, 8192, 4, 16), (1, 16384, 5, 64), (1, 24_000, 8, 100)] {
-            let x = random(outer * n * inner, n as u64);
-            let g = Geometry {
-                outer,
-                inner,
-                len_in: n,
-                len_out: bins,
-                scale: 0.5,
-                interior: 2.0,
-                spectrum: Spectrum::BinMajor,
-            };
-            let want = try_r2c(n, &x, g).unwrap();
-            let got = r2c(&x, (outer, n, inner), bins, 0.5, 2.0).unwrap();
-            let norm = want.iter().fold(0f64, |m, v| m.max(v.abs()));
-            let err = got.iter().zip(&want).fold(0f64, |m, (a, b)| m.max((a - b).abs()));
-            assert!(err <= 1e-12 * norm, "forward {outer}x{n}x{inner} bins {bins}: {err:e} of {norm:e}");
-            // in f32, against the f64 transform: the round-off of an FFT, not of an n-term sum
-            let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-            let got32 = r2c(&x32, (outer, n, inner), bins, 0.5, 2.0).unwrap();
-            let err = got32.iter().zip(&want).fold(0f64, |m, (&a, b)| m.max((a as f64 - b).abs()));
-            assert!(err <= 5e-7 * norm, "f32 forward {outer}x{n}x{inner} bins {bins}: {err:e} of {norm:e}");
+            check(&random(outer * n * inner, n as u64), (outer, n, inner), bins, false);
             // the inverse, from bins with non-zero imaginary parts at DC (ignored)
-            let spec = random(bins * outer * 2 * inner, 1 + n as u64);
-            let g = Geometry {
-                outer,
-                inner,
-                len_in: bins,
-                len_out: n,
-                scale: 0.25,
-                interior: 0.5,
-                spectrum: Spectrum::BinMajor,
-            };
-            let want = try_c2r(n, &spec, g).unwrap();
-            let got = c2r(&spec, (outer, n, inner), bins, 0.25, 0.5).unwrap();
-            let norm = want.iter().fold(0f64, |m, v| m.max(v.abs()));
-            let err = got.iter().zip(&want).fold(0f64, |m, (a, b)| m.max((a - b).abs()));
-            assert!(err <= 1e-12 * norm, "inverse {outer}x{n}x{inner} bins {bins}: {err:e} of {norm:e}");
-            let spec32: Vec<f32> = spec.iter().map(|&v| v as f32).collect();
-            let got32 = c2r(&spec32, (outer, n, inner), bins, 0.25, 0.5).unwrap();
-            let err = got32.iter().zip(&want).fold(0f64, |m, (&a, b)| m.max((a as f64 - b).abs()));
-            assert!(err <= 5e-7 * norm, "f32 inverse {outer}x{n}x{inner} bins {bins}: {err:e} of {norm:e}");
+            check(&random(bins * outer * 2 * inner, 1 + n as u64), (outer, n, inner), bins, true);
         }
     }
 }
