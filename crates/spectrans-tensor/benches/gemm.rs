@@ -203,14 +203,12 @@ fn main() {
     }
 }
 
-/// What `Float::gemm` runs at this process's SIMD level: the `gemm` crate at the CPU's own level,
-/// our kernels when `SPECTRANS_SIMD` caps it lower.
+/// What `Float::gemm` runs at this process's SIMD level: the `gemm` crate at AVX-512 (but for
+/// x·Wᵀ with few rows), our kernels at AVX2 and below.
 fn ours_kernel() -> String {
     use spectrans_tensor::simd;
-    let crate_level =
-        if cfg!(feature = "avx512") { simd::detected() } else { simd::detected().min(simd::SimdLevel::Avx2) };
-    if simd::level() == crate_level && simd::level() > simd::SimdLevel::Scalar {
-        format!("gemm crate, {}", simd::level())
+    if cfg!(feature = "avx512") && simd::level() == simd::SimdLevel::Avx512 {
+        "gemm crate, avx512; spectrans kernel for x·Wᵀ with ≤ 64 rows".into()
     } else {
         format!("spectrans kernel, {}", simd::level())
     }

@@ -90,6 +90,20 @@ pub trait Float:
     );
 }
 
+/// Whether `Float::gemm` hands a product of `m` rows with this right-hand layout to the `gemm`
+/// crate rather than to our kernels (`docs/gemm.md`, measured on the FNO shapes): only at the
+/// AVX-512 level (with the `avx512` feature, the crate's AVX-512 kernels), and not for a
+/// column-major right-hand side with few rows (x·Wᵀ of the spectral mixing's backward, heads),
+/// where the crate ran at 0.2–0.5× MKL and ours at 1.1–1.5×. At the AVX2 and scalar levels ours
+/// run: on AVX2 they matched or beat the crate's AVX2 kernels (geomean 1.09× vs 0.97× MKL on a
+/// Zen 4 EPYC at the AVX2 cap), so the AVX2 path measured anywhere is the one AVX2 CPUs run.
+fn crate_gemm_wins(level: crate::simd::SimdLevel, m: usize, rhs_rs: isize, rhs_cs: isize) -> bool {
+    /// Rows up to which a column-major right-hand side goes to our kernels.
+    const FEW_ROWS: usize = 64;
+    let column_major_rhs = rhs_rs == 1 && rhs_cs != 1;
+    cfg!(feature = "avx512") && level == crate::simd::SimdLevel::Avx512 && !(column_major_rhs && m <= FEW_ROWS)
+}
+
 macro_rules! impl_float {
     ($t:ty, $dtype:expr, $erf:path, $exp:path) => {
         impl Float for $t {
@@ -127,15 +141,7 @@ macro_rules! impl_float {
                 threads: usize,
             ) {
                 let level = crate::simd::level();
-                // the CPU's own level: the `gemm` crate (it picks the same level: AVX-512 with the
-                // `avx512` feature, else AVX2 + FMA; faster than ours, docs/gemm.md); a level
-                // capped below the CPU's by SPECTRANS_SIMD: ours
-                let crate_level = if cfg!(feature = "avx512") {
-                    crate::simd::detected()
-                } else {
-                    crate::simd::detected().min(crate::simd::SimdLevel::Avx2)
-                };
-                if level == crate_level && level > crate::simd::SimdLevel::Scalar {
+                if crate_gemm_wins(level, m, rhs_rs, rhs_cs) {
                     let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
                     // SAFETY: forwarded from the caller.
                     return unsafe {

@@ -2,9 +2,10 @@
 //! blocking: B packed in depth blocks of `KC` into the panels the micro-kernels of [`kernels`]
 //! stream; A read in place, in blocks of `MC` rows, with no packing but for a partial last tile
 //! of rows), threaded over row blocks with rayon. When that costs less around the kernel (few
-//! rows: packing B would cost more than the product) it computes Cᵀ = Bᵀ·Aᵀ instead. It runs when `SPECTRANS_SIMD` caps the level
-//! below the CPU's; uncapped, `Float::gemm` uses the `gemm` crate, which was faster on the FNO
-//! shapes at both AVX2 and AVX-512 (`docs/gemm.md`).
+//! rows: packing B would cost more than the product) it computes Cᵀ = Bᵀ·Aᵀ instead. It runs at
+//! the AVX2 and scalar SIMD levels, and at the AVX-512 level for a column-major right-hand side
+//! with few rows; elsewhere at AVX-512, `Float::gemm` uses the `gemm` crate's AVX-512 kernels
+//! (the choice and its measurements: `docs/gemm.md`).
 //!
 //! Packing buffers are per thread and kept between calls, so a steady-state training step
 //! allocates nothing here and touches no fresh pages.
