@@ -8,6 +8,8 @@
 //! - `tn`: Xᵀ · G, X (rows, k), G (rows, n) → (k, n) — the `Linear` weight gradient
 //!
 //! Prints one JSON line per (candidate, variant, shape) with the median wall time and GFLOP/s.
+//! Every candidate is timed from a thread of the rayon pool, as the models call their products
+//! (`on_pool`): a call from outside the pool would pay for waking it on every product.
 //! Run with `cargo bench -p spectrans-tensor --bench gemm` (`--no-default-features` drops the
 //! `avx512` feature, leaving `gemm` its AVX2 kernels); `GEMM_BENCH_QUICK=1` keeps only rows = 1024;
 //! `GEMM_BENCH_CANDIDATES=gemm,ours` restricts the candidates; `-- --serve` reads
@@ -17,7 +19,12 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use spectrans_tensor::{Rng, Tensor, Transpose};
+use spectrans_tensor::{on_pool, Rng, Tensor, Transpose};
+
+/// The allocator of the `spectrans` binary, so that `ours` (which allocates its output, as a
+/// `Linear` does) reuses freed pages as there instead of faulting them in on every call.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Threads for every candidate: 2, or `GEMM_BENCH_THREADS`.
 fn threads() -> usize {
@@ -189,7 +196,7 @@ fn main() {
             let line = line.expect("stdin is readable");
             let v: Vec<usize> = line.split_whitespace().map(|t| t.parse().expect("three integers")).collect();
             if let [rows, inner, outer] = v[..] {
-                bench_shape(rows, inner, outer, &wanted, &mut rng);
+                on_pool(|| bench_shape(rows, inner, outer, &wanted, &mut rng));
             }
             println!("done");
         }
@@ -198,7 +205,7 @@ fn main() {
     let rows_list: &[usize] = if std::env::var_os("GEMM_BENCH_QUICK").is_some() { &ROWS[..1] } else { &ROWS };
     for &rows in rows_list {
         for &(inner, outer) in &INNER_OUTER {
-            bench_shape(rows, inner, outer, &wanted, &mut rng);
+            on_pool(|| bench_shape(rows, inner, outer, &wanted, &mut rng));
         }
     }
 }
