@@ -74,18 +74,26 @@ fn cases(dir: &Path) -> Vec<Case> {
     let model = model_folder(dir, "model", CLASSIFIER);
     let corrupt = model_folder(dir, "corrupt", CLASSIFIER);
     std::fs::write(corrupt.join("model.safetensors"), b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}").unwrap();
-    // weights with a NaN, and weights so large that the first block overflows f32
+    // weights with a NaN, and finite weights with which the first block overflows f32 whatever
+    // the order of the sums: the FFN's first bias is f32::MAX, so every hidden unit is about
+    // f32::MAX (GELU keeps it positive), and its second weight is f32::MAX, so every product in
+    // the second matrix product is +inf. (Huge weights on a LayerNorm output, whose entries sum
+    // to zero, overflow or not depending on the GEMM kernel's summation order.)
     let nan = model_folder(dir, "nan-weights", CLASSIFIER);
     let huge = model_folder(dir, "huge-weights", CLASSIFIER);
-    for (folder, value) in [(&nan, f32::NAN), (&huge, 1e38)] {
+    let nan_weights: &[(&str, f32)] = &[("blocks.0.ffn.0.weight", f32::NAN)];
+    let huge_weights: &[(&str, f32)] = &[("blocks.0.ffn.0.bias", f32::MAX), ("blocks.0.ffn.3.weight", f32::MAX)];
+    for (folder, values) in [(&nan, nan_weights), (&huge, huge_weights)] {
         let m = Model::<f32>::from_config(&ModelConfig::from_json(CLASSIFIER).unwrap(), 0).unwrap();
         let mut floats: Floats = spectrans::layers::Module::named_parameters(&m)
             .into_iter()
             .map(|(n, prm)| (n, prm.value()))
             .chain(spectrans::layers::Module::named_buffers(&m).into_iter().map(|(n, b)| (n, b.value())))
             .collect();
-        let t = floats.iter_mut().find(|(n, _)| n == "blocks.0.ffn.0.weight").unwrap();
-        t.1 = Tensor::full(t.1.shape(), value);
+        for &(name, value) in values {
+            let t = floats.iter_mut().find(|(n, _)| n == name).unwrap();
+            t.1 = Tensor::full(t.1.shape(), value);
+        }
         write_input(&folder.join("model.safetensors"), &floats, &[]);
     }
     let decoder = model_folder(dir, "decoder", ROTARY_DECODER);

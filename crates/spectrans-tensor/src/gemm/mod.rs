@@ -174,7 +174,6 @@ pub(crate) unsafe fn gemm<T: GemmElement>(
     let mc = m.div_ceil(row_blocks).div_ceil(mr) * mr;
     let row_blocks = m.div_ceil(mc);
     let dst = Dst(dst);
-    // the larger stride of A, in bytes
     let far_apart = far_apart(lhs);
     let mut packed_b = buffer::<T>(1, NC.min(n.div_ceil(nr) * nr) * T::KC.min(k));
     let mut jc = 0;

@@ -94,7 +94,15 @@ fn normalize_row<T: Float>(x: &[T], out: &mut [T], mean: T, rstd: T, w: Option<&
 vectorised! {
     /// Normalises the rows of `x` (as many as `out` holds) into `out`, writing each row's mean and
     /// rstd to `stats`.
-    fn normalize_rows<T: Float>(x: &[T], d: usize, out: &mut [T], stats: &mut [T], eps: T, w: Option<&[T]>, b: Option<&[T]>) {
+    fn normalize_rows<T: Float>(
+        x: &[T],
+        d: usize,
+        out: &mut [T],
+        stats: &mut [T],
+        eps: T,
+        w: Option<&[T]>,
+        b: Option<&[T]>,
+    ) {
         for ((orow, st), xr) in out.chunks_exact_mut(d).zip(stats.chunks_exact_mut(2)).zip(x.chunks_exact(d)) {
             let (mean, rstd) = row_stats(xr, eps);
             normalize_row(xr, orow, mean, rstd, w, b);
@@ -151,33 +159,32 @@ vectorised! {
         scratch: &mut [T],
     ) {
         let mut dx = dx;
-            let inv_d = T::one() / T::of(d as f64);
-            let (xh, gy) = scratch.split_at_mut(d);
-            for (r, gr) in g.chunks_exact(d).enumerate() {
-                let (mean, rstd) = (stats[2 * r], stats[2 * r + 1]);
-                let xr = &x[r * d..(r + 1) * d];
-                xh.iter_mut().zip(xr).for_each(|(h, &v)| *h = (v - mean) * rstd);
-                if !dw.is_empty() {
-                    dw.iter_mut().zip(gr).zip(xh.iter()).for_each(|((a, &gj), &hj)| *a += gj * hj);
-                }
-                if !db.is_empty() {
-                    db.iter_mut().zip(gr).for_each(|(a, &gj)| *a += gj);
-                }
-                let Some(dx) = dx.as_deref_mut() else {
-                    continue;
-                };
-                match w {
-                    Some(w) => gy.iter_mut().zip(gr).zip(w).for_each(|((o, &gj), &wj)| *o = gj * wj),
-                    None => gy.copy_from_slice(gr),
-                }
-                // dx = rstd·(gy − mean(gy) − x̂·mean(gy·x̂))
-                let c1 = lane_sum(gy, |v| v) * inv_d;
-                let c2 = lane_dot(gy, xh) * inv_d;
-                for ((o, &gj), &hj) in dx[r * d..(r + 1) * d].iter_mut().zip(gy.iter()).zip(xh.iter()) {
-                    *o = rstd * (gj - c1 - hj * c2);
-                }
+        let inv_d = T::one() / T::of(d as f64);
+        let (xh, gy) = scratch.split_at_mut(d);
+        for (r, gr) in g.chunks_exact(d).enumerate() {
+            let (mean, rstd) = (stats[2 * r], stats[2 * r + 1]);
+            let xr = &x[r * d..(r + 1) * d];
+            xh.iter_mut().zip(xr).for_each(|(h, &v)| *h = (v - mean) * rstd);
+            if !dw.is_empty() {
+                dw.iter_mut().zip(gr).zip(xh.iter()).for_each(|((a, &gj), &hj)| *a += gj * hj);
             }
-
+            if !db.is_empty() {
+                db.iter_mut().zip(gr).for_each(|(a, &gj)| *a += gj);
+            }
+            let Some(dx) = dx.as_deref_mut() else {
+                continue;
+            };
+            match w {
+                Some(w) => gy.iter_mut().zip(gr).zip(w).for_each(|((o, &gj), &wj)| *o = gj * wj),
+                None => gy.copy_from_slice(gr),
+            }
+            // dx = rstd·(gy − mean(gy) − x̂·mean(gy·x̂))
+            let c1 = lane_sum(gy, |v| v) * inv_d;
+            let c2 = lane_dot(gy, xh) * inv_d;
+            for ((o, &gj), &hj) in dx[r * d..(r + 1) * d].iter_mut().zip(gy.iter()).zip(xh.iter()) {
+                *o = rstd * (gj - c1 - hj * c2);
+            }
+        }
     }
 }
 
