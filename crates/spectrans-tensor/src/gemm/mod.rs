@@ -2,7 +2,8 @@
 //! blocking: B packed in depth blocks of `KC` into the panels the micro-kernels of [`kernels`]
 //! stream; A read in place, in blocks of `MC` rows, with no packing but for a partial last tile
 //! of rows), threaded over row blocks with rayon. When that costs less around the kernel (few
-//! rows: packing B would cost more than the product) it computes Cᵀ = Bᵀ·Aᵀ instead. It runs at
+//! rows: packing B would cost more than the product) it computes Cᵀ = Bᵀ·Aᵀ instead; a small
+//! output over a long depth is computed in shares of the depth added in a fixed order. It runs at
 //! the AVX2 and scalar SIMD levels, and at the AVX-512 level for a column-major right-hand side
 //! with few rows; elsewhere at AVX-512, `Float::gemm` uses the `gemm` crate's AVX-512 kernels
 //! (the choice and its measurements: `docs/gemm.md`).
@@ -155,6 +156,113 @@ pub(crate) unsafe fn gemm<T: GemmElement>(
         }
         return;
     }
+    let shares = depth_shares::<T>(m, n, k);
+    if shares > 1 {
+        // SAFETY: the caller's contract.
+        return unsafe { depth_split(level, (m, n, k), shares, dst, (dst_rs, dst_cs), accumulate, lhs, rhs, threads) };
+    }
+    // SAFETY: the caller's contract.
+    unsafe { blocked(level, m, n, k, dst, dst_rs, dst_cs, accumulate, lhs, rhs, threads) }
+}
+
+/// Outputs of at most this many elements are computed in depth shares when the depth is long.
+const DEPTH_SPLIT_MAX_OUTPUT: usize = 256 * 256;
+
+/// Depth blocks (`KC`) per share of a depth split, at least.
+const DEPTH_BLOCKS_PER_SHARE: usize = 4;
+
+/// Most shares of a depth split.
+const MAX_DEPTH_SHARES: usize = 4;
+
+/// Into how many contiguous shares of the depth an m × n × k product is cut: more than one for a
+/// small output over a long depth (the weight gradients xᵀ·dy), where splitting the output leaves
+/// each thread a sliver of work and a barrier per depth block. A function of the shape only,
+/// never of the thread count, so results do not depend on it.
+fn depth_shares<T: GemmElement>(m: usize, n: usize, k: usize) -> usize {
+    if m * n > DEPTH_SPLIT_MAX_OUTPUT {
+        return 1;
+    }
+    (k / (DEPTH_BLOCKS_PER_SHARE * T::KC)).clamp(1, MAX_DEPTH_SHARES)
+}
+
+/// `dst (+)= lhs · rhs` as `shares` products over contiguous shares of the depth, run in
+/// parallel: the first into `dst`, the others into buffers added to it in share order (a fixed
+/// order, so the result is the same on any number of threads).
+///
+/// # Safety
+/// As [`gemm`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn depth_split<T: GemmElement>(
+    level: SimdLevel,
+    (m, n, k): (usize, usize, usize),
+    shares: usize,
+    dst: *mut T,
+    (dst_rs, dst_cs): (isize, isize),
+    accumulate: bool,
+    lhs: View<T>,
+    rhs: View<T>,
+    threads: usize,
+) {
+    // share boundaries on whole depth blocks where possible
+    let step = k.div_ceil(shares).div_ceil(T::KC) * T::KC;
+    let operands: Vec<(View<T>, View<T>, usize)> = (0..shares)
+        .map(|s| {
+            let (p0, p1) = ((s * step).min(k), ((s + 1) * step).min(k));
+            let a = View { ptr: lhs.ptr.wrapping_offset(p0 as isize * lhs.cs), ..lhs };
+            let b = View { ptr: rhs.ptr.wrapping_offset(p0 as isize * rhs.rs), ..rhs };
+            (a, b, p1 - p0)
+        })
+        .collect();
+    let mut partial = vec![T::default(); (shares - 1) * m * n];
+    let dst = Dst(dst);
+    let share = |(s, out): (usize, &mut [T])| {
+        let (a, b, depth) = operands[s];
+        // SAFETY: each share's depth range lies inside both operands; share 0 writes `dst`, the
+        // others their own buffer of m × n.
+        unsafe {
+            if s == 0 {
+                blocked(level, m, n, depth, dst.ptr(), dst_rs, dst_cs, accumulate, a, b, 1);
+            } else {
+                blocked(level, m, n, depth, out.as_mut_ptr(), n as isize, 1, false, a, b, 1);
+            }
+        }
+    };
+    let outs: Vec<(usize, &mut [T])> =
+        std::iter::once(&mut [][..]).chain(partial.chunks_mut(m * n)).enumerate().collect();
+    if threads > 1 {
+        outs.into_par_iter().with_max_len(1).for_each(share);
+    } else {
+        outs.into_iter().for_each(share);
+    }
+    for i in 0..m {
+        for j in 0..n {
+            // SAFETY: inside the destination.
+            let e = unsafe { &mut *dst.ptr().offset(i as isize * dst_rs + j as isize * dst_cs) };
+            for s in 1..shares {
+                *e = *e + partial[(s - 1) * m * n + i * n + j];
+            }
+        }
+    }
+}
+
+/// [`gemm`] with blocking over the output and threads over row blocks (no depth split).
+///
+/// # Safety
+/// As [`gemm`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn blocked<T: GemmElement>(
+    level: SimdLevel,
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    dst_rs: isize,
+    dst_cs: isize,
+    accumulate: bool,
+    lhs: View<T>,
+    rhs: View<T>,
+    threads: usize,
+) {
     let transpose = |v: View<T>| View { ptr: v.ptr, rs: v.cs, cs: v.rs };
     let nr = T::kernel(level).nr;
     if overhead::<T>(m, n, k, lhs, dst_cs, nr) > overhead::<T>(n, m, k, transpose(rhs), dst_rs, nr) {
@@ -162,7 +270,7 @@ pub(crate) unsafe fn gemm<T: GemmElement>(
         // than the product itself (and a short m wastes tile rows)
         // SAFETY: the same product, seen transposed: the caller's contract carries over.
         return unsafe {
-            gemm(level, n, m, k, dst, dst_cs, dst_rs, accumulate, transpose(rhs), transpose(lhs), threads)
+            blocked(level, n, m, k, dst, dst_cs, dst_rs, accumulate, transpose(rhs), transpose(lhs), threads)
         };
     }
     let kern = T::kernel(level);

@@ -160,3 +160,47 @@ fn packing_buffers_are_kept_between_calls() {
     f32::return_buffer(1, big);
     assert!(f32::take_buffer(1).capacity() >= 1000, "the returned buffer is the one taken next");
 }
+
+#[test]
+fn depth_split_products_match_the_naive_product_and_ignore_the_thread_count() {
+    // small outputs over long depths are cut into shares of the depth (4 at k = 4·4·KC, 2 at
+    // 2·4·KC + a partial block); every layout and both destination modes, against f64
+    let k32 = 4 * DEPTH_BLOCKS_PER_SHARE * f32::KC;
+    assert_eq!(depth_shares::<f32>(64, 64, k32), 4);
+    assert_eq!(depth_shares::<f32>(64, 64, 2 * DEPTH_BLOCKS_PER_SHARE * f32::KC + 37), 2);
+    assert_eq!(depth_shares::<f32>(512, 512, k32), 1, "a large output is split over rows, not depth");
+    for level in levels() {
+        for threads in [1, 2, 3] {
+            check::<f32>(level, 13, 21, k32, true, false, true, threads, 1e-6);
+            check::<f32>(level, 6, 40, 2 * DEPTH_BLOCKS_PER_SHARE * f32::KC + 37, false, true, false, threads, 1e-6);
+            check::<f64>(level, 9, 5, 4 * DEPTH_BLOCKS_PER_SHARE * f64::KC + 3, true, true, true, threads, 1e-14);
+        }
+        // the shares and the order of their sum depend on the shape only: bit-identical results
+        let (m, n, k) = (24, 40, k32 + 100);
+        let mut rng = Rng::seed(11);
+        let a: Vec<f32> = (0..m * k).map(|_| rng.uniform() as f32 - 0.5).collect();
+        let b: Vec<f32> = (0..k * n).map(|_| rng.uniform() as f32 - 0.5).collect();
+        let run = |threads: usize| {
+            let mut c = vec![0.0f32; m * n];
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| unsafe {
+                gemm(
+                    level,
+                    m,
+                    n,
+                    k,
+                    c.as_mut_ptr(),
+                    n as isize,
+                    1,
+                    false,
+                    View { ptr: a.as_ptr(), rs: 1, cs: m as isize },
+                    View { ptr: b.as_ptr(), rs: n as isize, cs: 1 },
+                    threads,
+                )
+            });
+            c.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        };
+        assert_eq!(run(1), run(2), "{level}: 1 vs 2 threads");
+        assert_eq!(run(1), run(3), "{level}: 1 vs 3 threads");
+    }
+}
