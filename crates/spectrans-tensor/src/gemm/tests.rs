@@ -9,6 +9,23 @@ fn levels() -> Vec<SimdLevel> {
     SimdLevel::ALL.into_iter().filter(|&l| l <= simd::detected()).collect()
 }
 
+/// `c (m × n, row-major) (+)= A · B` with `gemm` on a pool of `threads` threads; operands given
+/// as (data, row stride, column stride).
+fn on_threads<T: GemmElement>(
+    threads: usize,
+    level: SimdLevel,
+    (m, n, k): (usize, usize, usize),
+    c: &mut [T],
+    accumulate: bool,
+    (a, a_rs, a_cs): (&[T], isize, isize),
+    (b, b_rs, b_cs): (&[T], isize, isize),
+) {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let (va, vb) = (View { ptr: a.as_ptr(), rs: a_rs, cs: a_cs }, View { ptr: b.as_ptr(), rs: b_rs, cs: b_cs });
+    // SAFETY: the views and `c` hold every element of the m × k, k × n and m × n matrices.
+    pool.install(|| unsafe { gemm(level, m, n, k, c.as_mut_ptr(), n as isize, 1, accumulate, va, vb, threads) });
+}
+
 /// Runs `gemm` at `level` on row-major or transposed operands, against a naive f64 product.
 #[allow(clippy::too_many_arguments)]
 fn check<T: GemmElement + Into<f64> + From<f32>>(
@@ -28,22 +45,7 @@ fn check<T: GemmElement + Into<f64> + From<f32>>(
     let (a_rs, a_cs) = if ta { (1, m as isize) } else { (k as isize, 1) };
     let (b_rs, b_cs) = if tb { (1, k as isize) } else { (n as isize, 1) };
     let mut c = c0.clone();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-    pool.install(|| unsafe {
-        gemm(
-            level,
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-            accumulate,
-            View { ptr: a.as_ptr(), rs: a_rs, cs: a_cs },
-            View { ptr: b.as_ptr(), rs: b_rs, cs: b_cs },
-            threads,
-        )
-    });
+    on_threads(threads, level, (m, n, k), &mut c, accumulate, (&a, a_rs, a_cs), (&b, b_rs, b_cs));
     for i in 0..m {
         for j in 0..n {
             let mut want: f64 = if accumulate { c0[i * n + j].into() } else { 0.0 };
@@ -182,22 +184,7 @@ fn depth_split_products_match_the_naive_product_and_ignore_the_thread_count() {
         let b: Vec<f32> = (0..k * n).map(|_| rng.uniform() as f32 - 0.5).collect();
         let run = |threads: usize| {
             let mut c = vec![0.0f32; m * n];
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| unsafe {
-                gemm(
-                    level,
-                    m,
-                    n,
-                    k,
-                    c.as_mut_ptr(),
-                    n as isize,
-                    1,
-                    false,
-                    View { ptr: a.as_ptr(), rs: 1, cs: m as isize },
-                    View { ptr: b.as_ptr(), rs: n as isize, cs: 1 },
-                    threads,
-                )
-            });
+            on_threads(threads, level, (m, n, k), &mut c, false, (&a, 1, m as isize), (&b, n as isize, 1));
             c.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
         };
         assert_eq!(run(1), run(2), "{level}: 1 vs 2 threads");
