@@ -50,19 +50,32 @@ pub(crate) trait Map1<T, U>: Sync {
     fn apply(&self, a: T) -> U;
 }
 
+/// An element function of two arguments, the loop of [`zip`] (see [`Map1`]).
+pub(crate) trait Map2<T, U>: Sync {
+    /// The value at one element.
+    fn apply(&self, a: T, b: T) -> U;
+}
+
 /// An element function of three arguments for [`zip3_with`] (see [`Map1`]).
 pub(crate) trait Map3<T, U>: Sync {
     /// The value at one element.
     fn apply(&self, a: T, b: T, c: T) -> U;
 }
 
-/// A closure as a [`Map1`] / [`Map3`].
+/// A closure as a [`Map1`] / [`Map2`] / [`Map3`].
 struct Closure<F>(F);
 
 impl<T, U, F: Fn(T) -> U + Sync> Map1<T, U> for Closure<F> {
     #[inline(always)]
     fn apply(&self, a: T) -> U {
         (self.0)(a)
+    }
+}
+
+impl<T, U, F: Fn(T, T) -> U + Sync> Map2<T, U> for Closure<F> {
+    #[inline(always)]
+    fn apply(&self, a: T, b: T) -> U {
+        (self.0)(a, b)
     }
 }
 
@@ -138,18 +151,6 @@ macro_rules! vectorised {
     };
 }
 pub(crate) use vectorised;
-
-/// An element function of two arguments (the loop of [`zip`]).
-trait Map2<T, U>: Sync {
-    fn apply(&self, a: T, b: T) -> U;
-}
-
-impl<T, U, F: Fn(T, T) -> U + Sync> Map2<T, U> for Closure<F> {
-    #[inline(always)]
-    fn apply(&self, a: T, b: T) -> U {
-        (self.0)(a, b)
-    }
-}
 
 element_loop!(map_loop, Map1, a);
 element_loop!(zip_loop, Map2, a, b);

@@ -145,7 +145,8 @@ impl<T: Float> Unary<T> {
             id::GELU_TANH => Unary::GeluTanh,
             id::SILU => Unary::Silu,
             id::TANH => Unary::Tanh,
-            _ => Unary::Sigmoid,
+            id::SIGMOID => Unary::Sigmoid,
+            _ => unreachable!("no unary function has id {k}"),
         }
     }
 }

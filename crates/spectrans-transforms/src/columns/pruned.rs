@@ -275,22 +275,16 @@ mod tests {
         let (len_in, len_out) = if inverse { (bins, n) } else { (n, bins) };
         let g = Geometry { outer, inner, len_in, len_out, scale, interior, spectrum: Spectrum::BinMajor };
         let want = if inverse { try_c2r(n, input, g) } else { try_r2c(n, input, g) }.unwrap();
-        let run = |x: &[f64]| {
-            if inverse {
-                c2r(x, (outer, n, inner), bins, scale, interior)
-            } else {
-                r2c(x, (outer, n, inner), bins, scale, interior)
-            }
-        };
-        let err = relative_error(&run(input).unwrap(), &want);
+        /// The pruned transform of `x` in the precision of `F`.
+        fn run<F: Float>(x: &[F], dims: (usize, usize, usize), bins: usize, s: (f64, f64), inverse: bool) -> Vec<F> {
+            let (scale, interior) = (F::of(s.0), F::of(s.1));
+            if inverse { c2r(x, dims, bins, scale, interior) } else { r2c(x, dims, bins, scale, interior) }.unwrap()
+        }
+        let dims = (outer, n, inner);
+        let err = relative_error(&run(input, dims, bins, (scale, interior), inverse), &want);
         assert!(err <= 1e-12, "inverse={inverse} {outer}x{n}x{inner} bins {bins}: {err:e}");
         let x32: Vec<f32> = input.iter().map(|&v| v as f32).collect();
-        let got32 = if inverse {
-            c2r(&x32, (outer, n, inner), bins, 0.25, 0.5)
-        } else {
-            r2c(&x32, (outer, n, inner), bins, 0.5, 2.0)
-        };
-        let err = relative_error(&got32.unwrap(), &want);
+        let err = relative_error(&run(&x32, dims, bins, (scale, interior), inverse), &want);
         assert!(err <= 5e-7, "f32 inverse={inverse} {outer}x{n}x{inner} bins {bins}: {err:e}");
     }
 
