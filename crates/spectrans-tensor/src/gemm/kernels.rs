@@ -1,6 +1,7 @@
-//! Micro-kernels: `c[i·ldc + j] (+)= Σ_p a[i·a_rs + p·a_ps] · b[p·NR + j]` for one MR × NR tile
-//! of C, from a strided A (row-major, column-major or packed: any layout with no packing) and a B
-//! panel packed NR-wide (depth-major).
+//! Micro-kernels: `c[i·ldc + j] (+)= Σ_p a[i·a_rs + p·a_ps] · b[p·b_ps + j]` for one MR × NR tile
+//! of C, from a strided A (row-major, column-major or packed: any layout with no packing) and NR
+//! contiguous columns of B per depth step: a panel packed NR-wide (`b_ps = NR`) or a row-major B
+//! read in place (`b_ps` its row stride).
 //!
 //! The AVX2 kernels keep the tile in 12 of the 16 ymm registers (f32: 6 × 16, f64: 6 × 8) and
 //! stream one B row (two vectors) and six broadcasts of A per depth step: two FMAs per load,
@@ -15,15 +16,25 @@ pub(crate) struct MicroKernel<T> {
     pub nr: usize,
     /// Runs the kernel over depth `kc`.
     ///
-    /// Safety: `a` is valid at `i·a_rs + p·a_ps` for i < mr, p < kc, `b` for `kc·nr` elements;
+    /// Safety: `a` is valid at `i·a_rs + p·a_ps` for i < mr, p < kc, `b` at `p·b_ps + j` for
+    /// p < kc, j < nr;
     /// `c` is valid for `mr` rows of `nr` elements `ldc` apart; `accumulate == false` writes C
     /// without reading it.
     pub run: Kernel<T>,
 }
 
 /// The signature of a micro-kernel (see [`MicroKernel::run`]).
-pub(crate) type Kernel<T> =
-    unsafe fn(kc: usize, a: *const T, a_rs: isize, a_ps: isize, b: *const T, c: *mut T, ldc: usize, accumulate: bool);
+pub(crate) type Kernel<T> = unsafe fn(
+    kc: usize,
+    a: *const T,
+    a_rs: isize,
+    a_ps: isize,
+    b: *const T,
+    b_ps: usize,
+    c: *mut T,
+    ldc: usize,
+    accumulate: bool,
+);
 
 /// The largest `mr · nr` of any kernel (the size of the edge-tile buffer).
 pub(crate) const MAX_TILE: usize = 6 * 16;
@@ -46,14 +57,15 @@ macro_rules! scalar_kernel {
             a_rs: isize,
             a_ps: isize,
             b: *const $t,
+            b_ps: usize,
             c: *mut $t,
             ldc: usize,
             accumulate: bool,
         ) {
             let mut acc = [[0.0 as $t; SCALAR_NR]; SCALAR_MR];
             for p in 0..kc {
-                // SAFETY: p < kc, so the row of B is inside the packed panel.
-                let br = unsafe { std::slice::from_raw_parts(b.add(p * SCALAR_NR), SCALAR_NR) };
+                // SAFETY: p < kc, so the row of B is inside B by the caller's contract.
+                let br = unsafe { std::slice::from_raw_parts(b.add(p * b_ps), SCALAR_NR) };
                 for (i, row) in acc.iter_mut().enumerate() {
                     // SAFETY: i < mr and p < kc, inside A by the caller's contract.
                     let x = unsafe { *a.offset(i as isize * a_rs + p as isize * a_ps) };
@@ -105,18 +117,18 @@ mod avx2 {
                 a_rs: isize,
                 a_ps: isize,
                 b: *const $t,
+                b_ps: usize,
                 c: *mut $t,
                 ldc: usize,
                 accumulate: bool,
             ) {
-                const NR: usize = 2 * $lanes;
                 let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21) =
                     ($zero(), $zero(), $zero(), $zero(), $zero(), $zero());
                 let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) =
                     ($zero(), $zero(), $zero(), $zero(), $zero(), $zero());
                 let mut b = b;
-                // SAFETY: every pointer stays inside A (the caller's contract) and the packed
-                // B panel (kc steps of NR).
+                // SAFETY: every pointer stays inside A and B (kc steps of b_ps): the caller's
+                // contract.
                 unsafe {
                     // row pointers of A, advanced by a_ps per depth step
                     let mut a0 = a;
@@ -145,7 +157,7 @@ mod avx2 {
                         for p in [&mut a0, &mut a1, &mut a2, &mut a3, &mut a4, &mut a5] {
                             *p = p.wrapping_offset(a_ps);
                         }
-                        b = b.add(NR);
+                        b = b.add(b_ps);
                     }
                     let rows: [($vec, $vec); MR] =
                         [(c00, c01), (c10, c11), (c20, c21), (c30, c31), (c40, c41), (c50, c51)];

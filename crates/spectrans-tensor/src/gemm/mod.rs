@@ -1,7 +1,8 @@
 //! Our dense matrix product `C (+)= A · B` for the AVX2 and scalar SIMD levels (Goto/BLIS
 //! blocking: B packed in depth blocks of `KC` into the panels the micro-kernels of [`kernels`]
-//! stream; A read in place, in blocks of `MC` rows, with no packing but for a partial last tile
-//! of rows), threaded over row blocks with rayon. When that costs less around the kernel (few
+//! stream, or read in place when it is row-major and A has only a few tiles of rows; A read in
+//! place, in blocks of `MC` rows, packed only for a partial last tile of rows or when its rows
+//! lie far apart), threaded over row blocks with rayon. When that costs less around the kernel (few
 //! rows: packing B would cost more than the product) it computes Cᵀ = Bᵀ·Aᵀ instead; a small
 //! output over a long depth is computed in shares of the depth added in a fixed order. It runs at
 //! the AVX2 and scalar SIMD levels, and at the AVX-512 level for a column-major right-hand side
@@ -101,15 +102,33 @@ fn far_apart<T>(a: View<T>) -> bool {
     a.rs.unsigned_abs().max(a.cs.unsigned_abs()) * std::mem::size_of::<T>() >= FAR_APART_BYTES
 }
 
-/// The work around the kernel of `dst (m × n, column stride dst_cs) = lhs · B` (B k × n), in
-/// element moves: B is packed whole, A when its rows lie far apart and a block of it is reused
-/// over many panels of `nr` columns, and a destination whose rows are not contiguous is
-/// written element by element (counted four times, a scattered read-modify-write against a
-/// streamed copy).
-fn overhead<T>(m: usize, n: usize, k: usize, lhs: View<T>, dst_cs: isize, nr: usize) -> usize {
+/// Most row tiles over which B is read in place rather than packed, when its rows are contiguous:
+/// a B panel used by so few tiles is cheaper to stream from its rows (one cache line per depth
+/// step) than to copy first — the per-mode products of the spectral mixing (2B rows, the weights
+/// read once).
+const IN_PLACE_B_TILES: usize = 4;
+
+/// Whether `blocked` reads the full panels of B in place (row-major B, few rows of A).
+fn reads_b_in_place<T>(m: usize, rhs: View<T>, mr: usize) -> bool {
+    rhs.cs == 1 && rhs.rs > 0 && m <= IN_PLACE_B_TILES * mr
+}
+
+/// The work around the kernel of `dst (m × n, column stride dst_cs) = lhs · rhs` (rhs k × n), in
+/// element moves: B is packed whole (but for its partial panel when it is read in place), A when
+/// its rows lie far apart and a block of it is reused over many panels of `nr` columns, and a
+/// destination whose rows are not contiguous is written element by element (counted four times,
+/// a scattered read-modify-write against a streamed copy).
+fn overhead<T>(
+    (m, n, k): (usize, usize, usize),
+    lhs: View<T>,
+    rhs: View<T>,
+    dst_cs: isize,
+    (mr, nr): (usize, usize),
+) -> usize {
+    let pack_b = if reads_b_in_place(m, rhs, mr) { k * (n % nr) } else { k * n };
     let pack_a = if far_apart(lhs) && n >= PACK_A_PANELS * nr { k * m } else { 0 };
     let scatter = if dst_cs == 1 { 0 } else { 4 * m * n };
-    k * n + pack_a + scatter
+    pack_b + pack_a + scatter
 }
 
 /// A packing buffer of at least `len` elements from this thread's `slot` (grown, never shrunk).
@@ -264,8 +283,10 @@ unsafe fn blocked<T: GemmElement>(
     threads: usize,
 ) {
     let transpose = |v: View<T>| View { ptr: v.ptr, rs: v.cs, cs: v.rs };
-    let nr = T::kernel(level).nr;
-    if overhead::<T>(m, n, k, lhs, dst_cs, nr) > overhead::<T>(n, m, k, transpose(rhs), dst_rs, nr) {
+    let tile_shape = (T::kernel(level).mr, T::kernel(level).nr);
+    if overhead((m, n, k), lhs, rhs, dst_cs, tile_shape)
+        > overhead((n, m, k), transpose(rhs), transpose(lhs), dst_rs, tile_shape)
+    {
         // Cᵀ = Bᵀ·Aᵀ costs less around the kernel: with few rows, packing B would cost more
         // than the product itself (and a short m wastes tile rows)
         // SAFETY: the same product, seen transposed: the caller's contract carries over.
@@ -283,6 +304,7 @@ unsafe fn blocked<T: GemmElement>(
     let row_blocks = m.div_ceil(mc);
     let dst = Dst(dst);
     let far_apart = far_apart(lhs);
+    let b_in_place = reads_b_in_place(m, rhs, mr);
     let mut packed_b = buffer::<T>(1, NC.min(n.div_ceil(nr) * nr) * T::KC.min(k));
     let mut jc = 0;
     while jc < n {
@@ -296,7 +318,14 @@ unsafe fn blocked<T: GemmElement>(
             let kc = T::KC.min(k - pc);
             let acc = accumulate || pc > 0;
             let bp = &mut packed_b[..panels * nr * kc];
-            if threads > 1 && panels > 1 {
+            if b_in_place {
+                // only a partial last panel is packed (zero-padded); the full ones are read in place
+                let full = nc / nr;
+                if full < panels {
+                    // SAFETY: the partial panel lies inside rhs.
+                    unsafe { pack::pack_b(rhs, pc, kc, jc + full * nr, nc - full * nr, nr, &mut bp[full * nr * kc..]) };
+                }
+            } else if threads > 1 && panels > 1 {
                 bp.par_chunks_mut(nr * kc).enumerate().for_each(|(j, out)| {
                     // SAFETY: panel j of the block lies inside rhs.
                     unsafe { pack::pack_b(rhs, pc, kc, jc + j * nr, nr.min(nc - j * nr), nr, out) }
@@ -323,8 +352,12 @@ unsafe fn blocked<T: GemmElement>(
                 }
                 let first = split * panels_per_split;
                 for j in first..panels.min(first + panels_per_split) {
-                    let b_panel = bp[j * nr * kc..(j + 1) * nr * kc].as_ptr();
                     let cols = nr.min(nc - j * nr);
+                    let (b_panel, b_ps) = if b_in_place && cols == nr {
+                        (rhs.ptr_at(pc, jc + j * nr), rhs.rs as usize)
+                    } else {
+                        (bp[j * nr * kc..(j + 1) * nr * kc].as_ptr(), nr)
+                    };
                     for ip in 0..rows.div_ceil(mr) {
                         let h = mr.min(rows - ip * mr);
                         let r = ic + ip * mr;
@@ -340,10 +373,10 @@ unsafe fn blocked<T: GemmElement>(
                         unsafe {
                             let d = dst.ptr().offset(r as isize * dst_rs + (jc + j * nr) as isize * dst_cs);
                             if h == mr && cols == nr && dst_cs == 1 && dst_rs > 0 {
-                                (kern.run)(kc, a, a_rs, a_ps, b_panel, d, dst_rs as usize, acc);
+                                (kern.run)(kc, a, a_rs, a_ps, b_panel, b_ps, d, dst_rs as usize, acc);
                             } else {
                                 let mut tile = [T::default(); MAX_TILE];
-                                (kern.run)(kc, a, a_rs, a_ps, b_panel, tile.as_mut_ptr(), nr, false);
+                                (kern.run)(kc, a, a_rs, a_ps, b_panel, b_ps, tile.as_mut_ptr(), nr, false);
                                 // along the destination's contiguous direction
                                 let store = |i: usize, jj: usize| {
                                     let e = d.offset(i as isize * dst_rs + jj as isize * dst_cs);

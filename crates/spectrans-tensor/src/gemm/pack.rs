@@ -16,6 +16,13 @@ unsafe impl<T: Sync> Send for View<T> {}
 unsafe impl<T: Sync> Sync for View<T> {}
 
 impl<T: Copy> View<T> {
+    /// The address of element (r, c), computed with wrapping arithmetic (reading it is up to
+    /// the caller).
+    #[inline(always)]
+    pub fn ptr_at(&self, r: usize, c: usize) -> *const T {
+        self.ptr.wrapping_offset(r as isize * self.rs + c as isize * self.cs)
+    }
+
     /// Element (r, c).
     ///
     /// # Safety

@@ -191,3 +191,23 @@ fn depth_split_products_match_the_naive_product_and_ignore_the_thread_count() {
         assert_eq!(run(1), run(3), "{level}: 1 vs 3 threads");
     }
 }
+
+#[test]
+fn row_major_b_under_few_rows_is_read_in_place() {
+    // the per-mode products of the spectral mixing (2B rows · a row-major I × 2O weight block):
+    // full panels of B are streamed from its rows, a partial last panel is packed; depths past
+    // KC, both destination modes, 1 and 2 threads
+    let row_major = |rs| View { ptr: std::ptr::null::<f32>(), rs, cs: 1 };
+    for level in levels() {
+        let mr = f32::kernel(level).mr;
+        assert!(reads_b_in_place(16, row_major(512), mr));
+        assert!(!reads_b_in_place(IN_PLACE_B_TILES * mr + 1, row_major(512), mr), "{level}: many rows pack B");
+        assert!(!reads_b_in_place(16, View { ptr: std::ptr::null::<f32>(), rs: 1, cs: 512 }, mr));
+        for &(m, n, k) in &[(16, 512, 256), (16, 517, 300), (24, 40, 600), (5, 33, 9)] {
+            for threads in [1, 2] {
+                check::<f32>(level, m, n, k, false, false, true, threads, 1e-6);
+                check::<f64>(level, m, n, k, true, false, false, threads, 1e-14);
+            }
+        }
+    }
+}

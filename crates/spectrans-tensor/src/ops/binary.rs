@@ -49,15 +49,25 @@ fn broadcast_kernel<T: Float>(op: BinOp, a: &Tensor<T>, b: &Tensor<T>) -> Result
         return Ok(Tensor::from_parts(out, a.shape.clone()));
     }
     let shape = broadcast_shapes(op.name(), &a.shape, &b.shape)?;
-    // Fast path: `b` is a trailing block repeated over leading rows (bias-like), or vice versa.
-    let nb = b.numel();
-    if nb > 0 && a.shape == shape && a.shape.ends_with(&b.shape) {
-        let mut out = a.data.to_vec();
-        par::rows_mut(&mut out, nb, |_, row| {
-            for (o, &y) in row.iter_mut().zip(b.data.iter()) {
-                *o = op.apply(*o, y);
-            }
-        });
+    // Fast path: one operand is a trailing block repeated over the other's rows, leading 1s
+    // aside (a bias (D) or a positional table (1, N, D) over (B, N, D)), in one pass.
+    let block = |t: &Tensor<T>| t.shape[t.shape.iter().take_while(|&&d| d == 1).count()..].to_vec();
+    if b.numel() > 0 && a.shape == shape && shape.ends_with(&block(b)) {
+        let out = match op {
+            BinOp::Add => over_rows(&a.data, &b.data, |x, y| x + y),
+            BinOp::Sub => over_rows(&a.data, &b.data, |x, y| x - y),
+            BinOp::Mul => over_rows(&a.data, &b.data, |x, y| x * y),
+            BinOp::Div => over_rows(&a.data, &b.data, |x, y| x / y),
+        };
+        return Ok(Tensor::from_parts(out, shape));
+    }
+    if a.numel() > 0 && b.shape == shape && shape.ends_with(&block(a)) {
+        let out = match op {
+            BinOp::Add => over_rows(&b.data, &a.data, |y, x| x + y),
+            BinOp::Sub => over_rows(&b.data, &a.data, |y, x| x - y),
+            BinOp::Mul => over_rows(&b.data, &a.data, |y, x| x * y),
+            BinOp::Div => over_rows(&b.data, &a.data, |y, x| x / y),
+        };
         return Ok(Tensor::from_parts(out, shape));
     }
     let sa = broadcast_strides(&a.shape, &shape);
@@ -66,6 +76,20 @@ fn broadcast_kernel<T: Float>(op: BinOp, a: &Tensor<T>, b: &Tensor<T>) -> Result
     let (ad, bd) = (&a.data, &b.data);
     for_each_broadcast(&shape, &sa, &sb, |o, i, j| out[o] = op.apply(ad[i], bd[j]));
     Ok(Tensor::from_parts(out, shape))
+}
+
+/// `out[r·len + j] = f(big[r·len + j], small[j])`: `small` (length `len` > 0) repeated over the
+/// rows of `big`, written once.
+fn over_rows<T: Float>(big: &[T], small: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T> {
+    let mut out = Vec::with_capacity(big.len());
+    par::rows_mut(&mut out.spare_capacity_mut()[..big.len()], small.len(), |i, row| {
+        for ((o, &x), &y) in row.iter_mut().zip(&big[i * small.len()..]).zip(small) {
+            o.write(f(x, y));
+        }
+    });
+    // SAFETY: the rows cover all `big.len()` elements (a multiple of `small.len()`), each written.
+    unsafe { out.set_len(big.len()) };
+    out
 }
 
 struct BinaryBackward<T: Float> {
@@ -272,6 +296,21 @@ mod tests {
         }
 
         #[test]
+        fn values_match_the_strided_definition((sa, sb) in shapes_broadcasting_with(4), seed in 0u64..1000) {
+            // the repeated-block fast paths (either operand, leading 1s) against plain strides
+            let (a, b) = (tensor_from::<f64>(&sa, seed, 0.5, 2.0), tensor_from::<f64>(&sb, seed + 1, 0.5, 2.0));
+            let shape = broadcast_shapes("test", &sa, &sb).unwrap();
+            let (ia, ib) = (broadcast_strides(&sa, &shape), broadcast_strides(&sb, &shape));
+            for op in [BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Div] {
+                let mut want = vec![0.0; numel(&shape)];
+                for_each_broadcast(&shape, &ia, &ib, |o, i, j| want[o] = op.apply(a.data[i], b.data[j]));
+                let got = broadcast_kernel(op, &a, &b).unwrap();
+                prop_assert_eq!(got.shape(), &shape[..]);
+                prop_assert_eq!(got.to_vec(), want, "{:?} {:?} {:?}", op, sa, sb);
+            }
+        }
+
+        #[test]
         fn grad_scalar_ops(shape in crate::gradcheck::small_shape(3), seed in 0u64..1000) {
             let a = tensor_from(&shape, seed, -2.0, 2.0);
             assert_gradients(std::slice::from_ref(&a), |x| x[0].mul_scalar(-1.7));
@@ -286,6 +325,9 @@ mod tests {
         let b = Tensor::<f64>::from_vec(vec![10., 20.], &[2, 1]).unwrap();
         assert_eq!(a.add(&b).unwrap().to_vec(), vec![11., 12., 13., 24., 25., 26.]);
         assert_eq!(b.sub(&a).unwrap().to_vec(), vec![9., 8., 7., 16., 15., 14.]);
+        let row = Tensor::<f64>::from_vec(vec![1., 2., 3.], &[1, 1, 3]).unwrap();
+        assert_eq!(row.sub(&a).unwrap().to_vec(), vec![0., 0., 0., -3., -3., -3.]);
+        assert_eq!(a.sub(&row).unwrap().shape(), &[1, 2, 3]);
         let e = a.mul(&Tensor::ones(&[2])).unwrap_err();
         assert!(e.to_string().starts_with("mul: incompatible shapes [2, 3] and [2]"), "{e}");
     }
