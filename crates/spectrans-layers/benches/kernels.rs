@@ -40,6 +40,13 @@ fn gemm(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("weight_grad_tn", &id), |b| {
             b.iter(|| grad.matmul_t(&x, Transpose::Lhs).unwrap())
         });
+        if rows <= 64 {
+            // as the mixing stores it: the weight block row-major (inner, outer), read in place
+            let w_rows = randn(&[inner, outer], 4);
+            g.bench_function(BenchmarkId::new("mixing_mode_nn", &id), |b| {
+                b.iter(|| x.matmul_t(&w_rows, Transpose::Neither).unwrap())
+            });
+        }
     }
     g.finish();
 }
