@@ -49,6 +49,11 @@ impl Layout {
 /// Channels handled together by one task: one cache line of f32 per length step.
 pub(crate) const TILE: usize = 16;
 
+/// Positions moved per block by [`gather_tile_as`] and [`scatter_tile_as`]: the tile's lanes lie
+/// `row_len` apart (a power of two, so they alias in the same L1 sets), so each lane's run of a
+/// block is written (or read) whole before the next lane's, like a blocked transpose.
+const BLOCK: usize = 16;
+
 /// One task of [`Layout::par_tiles`]: channels `c0..c0 + width` of batch item `b`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Tile {
@@ -127,10 +132,13 @@ pub(crate) fn gather_tile_as<S: Copy, T: Copy + Default>(
 ) {
     let n = lay.len;
     let base = b * lay.batch_stride + c0 * lay.channel_stride;
-    for j in 0..n {
-        let src = base + j * lay.len_stride;
+    for j0 in (0..n).step_by(BLOCK) {
+        let j1 = (j0 + BLOCK).min(n);
         for l in 0..width {
-            tile[l * row_len + j] = conv(x[src + l * lay.channel_stride]);
+            let src = base + l * lay.channel_stride;
+            for (j, t) in (j0..j1).zip(&mut tile[l * row_len + j0..l * row_len + j1]) {
+                *t = conv(x[src + j * lay.len_stride]);
+            }
         }
     }
     if row_len > n {
@@ -175,10 +183,14 @@ pub(crate) unsafe fn scatter_tile_as<S: Copy, T>(
     conv: impl Fn(S) -> T,
 ) {
     let base = b * lay.batch_stride + c0 * lay.channel_stride;
-    for j in 0..lay.len {
-        let d = base + j * lay.len_stride;
+    for j0 in (0..lay.len).step_by(BLOCK) {
+        let j1 = (j0 + BLOCK).min(lay.len);
         for l in 0..width {
-            *dst.at(d + l * lay.channel_stride) = conv(tile[l * row_len + j]);
+            let d = base + l * lay.channel_stride;
+            for (j, &v) in (j0..j1).zip(&tile[l * row_len + j0..l * row_len + j1]) {
+                // SAFETY: inside `dst` by the caller's contract.
+                unsafe { *dst.at(d + j * lay.len_stride) = conv(v) };
+            }
         }
     }
 }
