@@ -133,14 +133,32 @@ fn linear_tick(span: f64) -> impl Fn(&f64) -> String {
     }
 }
 
-/// A tick label for a logarithmic axis: only the 1-2-5 ticks of each decade are labelled (the
-/// others keep their grid line), plain for 0.01 ≤ |v| < 10⁴, scientific otherwise.
+/// The labelled ticks of a logarithmic axis over [y0, y1] (0 < y0 < y1): 1, 2 and 5 of every
+/// decade the range touches, partial decades at either end included (plotters' own log ticks
+/// start at the first power of ten inside the range, so a curve living between 0.015 and 0.1 got
+/// no label at all); 1 per decade over more than six decades; every mantissa 1–9 when the 1-2-5
+/// ticks would be fewer than three.
+fn log_key_points(y0: f64, y1: f64) -> Vec<f64> {
+    let (lo, hi) = (y0.log10().floor() as i32, y1.log10().ceil() as i32);
+    let within = |mantissas: &[f64]| -> Vec<f64> {
+        (lo..=hi)
+            .flat_map(|e| mantissas.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(|v| (y0..=y1).contains(v))
+            .collect()
+    };
+    let decades = (y1 / y0).log10();
+    let ticks = within(if decades > 6.0 { &[1.0] } else { &[1.0, 2.0, 5.0] });
+    if ticks.len() >= 3 {
+        ticks
+    } else {
+        within(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+    }
+}
+
+/// A tick label for a logarithmic axis (given the ticks of [`log_key_points`]): plain for
+/// 0.01 ≤ |v| < 10⁴, scientific otherwise.
 fn log_tick(v: &f64) -> String {
     let a = v.abs();
-    let mantissa = a / 10f64.powf(a.log10().floor());
-    if ![1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-6) {
-        return String::new();
-    }
     if (1e-2..1e4).contains(&a) {
         let s = format!("{v:.3}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -208,7 +226,8 @@ fn draw<DB: DrawingBackend>(
     }
     match figure.y_scale {
         YScale::Log => {
-            body!(builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale()).map_err(|e| e.to_string())?, &log_tick)
+            let y = (y0..y1).log_scale().with_key_points(log_key_points(y0, y1));
+            body!(builder.build_cartesian_2d(x0..x1, y).map_err(|e| e.to_string())?, &log_tick)
         }
         YScale::Linear => {
             body!(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| e.to_string())?, &linear_tick(y1 - y0))
@@ -334,7 +353,18 @@ mod tests {
         assert_eq!(log_tick(&0.001), "1e-3");
         assert_eq!(log_tick(&1e5), "1e5");
         assert_eq!(log_tick(&2e-5), "2e-5");
-        assert_eq!(log_tick(&0.3), "");
+    }
+
+    #[test]
+    fn log_ticks_cover_partial_decades() {
+        let close = |a: Vec<f64>, b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x / y - 1.0).abs() < 1e-12);
+        // a Darcy-like curve between 0.015 and 0.3: the ticks below 0.1 are there too
+        assert!(close(log_key_points(0.015, 0.3), &[0.02, 0.05, 0.1, 0.2]));
+        assert!(close(log_key_points(8e-4, 4.0), &[1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]));
+        // inside one decade: every mantissa
+        assert!(close(log_key_points(0.012, 0.045), &[0.02, 0.03, 0.04]));
+        // many decades: one tick per decade
+        assert!(close(log_key_points(1e-9, 1e-1), &[1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]));
     }
 
     #[test]
