@@ -53,22 +53,10 @@ fn broadcast_kernel<T: Float>(op: BinOp, a: &Tensor<T>, b: &Tensor<T>) -> Result
     // aside (a bias (D) or a positional table (1, N, D) over (B, N, D)), in one pass.
     let block = |t: &Tensor<T>| t.shape[t.shape.iter().take_while(|&&d| d == 1).count()..].to_vec();
     if b.numel() > 0 && a.shape == shape && shape.ends_with(&block(b)) {
-        let out = match op {
-            BinOp::Add => over_rows(&a.data, &b.data, |x, y| x + y),
-            BinOp::Sub => over_rows(&a.data, &b.data, |x, y| x - y),
-            BinOp::Mul => over_rows(&a.data, &b.data, |x, y| x * y),
-            BinOp::Div => over_rows(&a.data, &b.data, |x, y| x / y),
-        };
-        return Ok(Tensor::from_parts(out, shape));
+        return Ok(Tensor::from_parts(repeated_block(op, &a.data, &b.data, false), shape));
     }
     if a.numel() > 0 && b.shape == shape && shape.ends_with(&block(a)) {
-        let out = match op {
-            BinOp::Add => over_rows(&b.data, &a.data, |y, x| x + y),
-            BinOp::Sub => over_rows(&b.data, &a.data, |y, x| x - y),
-            BinOp::Mul => over_rows(&b.data, &a.data, |y, x| x * y),
-            BinOp::Div => over_rows(&b.data, &a.data, |y, x| x / y),
-        };
-        return Ok(Tensor::from_parts(out, shape));
+        return Ok(Tensor::from_parts(repeated_block(op, &b.data, &a.data, true), shape));
     }
     let sa = broadcast_strides(&a.shape, &shape);
     let sb = broadcast_strides(&b.shape, &shape);
@@ -76,6 +64,19 @@ fn broadcast_kernel<T: Float>(op: BinOp, a: &Tensor<T>, b: &Tensor<T>) -> Result
     let (ad, bd) = (&a.data, &b.data);
     for_each_broadcast(&shape, &sa, &sb, |o, i, j| out[o] = op.apply(ad[i], bd[j]));
     Ok(Tensor::from_parts(out, shape))
+}
+
+/// `op` between `big` and `small` repeated over its rows, `small` the left operand when
+/// `small_first`.
+fn repeated_block<T: Float>(op: BinOp, big: &[T], small: &[T], small_first: bool) -> Vec<T> {
+    match (op, small_first) {
+        (BinOp::Add, _) => over_rows(big, small, |x, y| x + y),
+        (BinOp::Mul, _) => over_rows(big, small, |x, y| x * y),
+        (BinOp::Sub, false) => over_rows(big, small, |x, y| x - y),
+        (BinOp::Sub, true) => over_rows(big, small, |x, y| y - x),
+        (BinOp::Div, false) => over_rows(big, small, |x, y| x / y),
+        (BinOp::Div, true) => over_rows(big, small, |x, y| y / x),
+    }
 }
 
 /// `out[r·len + j] = f(big[r·len + j], small[j])`: `small` (length `len` > 0) repeated over the

@@ -357,7 +357,8 @@ mod tests {
 
     #[test]
     fn log_ticks_cover_partial_decades() {
-        let close = |a: Vec<f64>, b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x / y - 1.0).abs() < 1e-12);
+        let close =
+            |a: Vec<f64>, b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x / y - 1.0).abs() < 1e-12);
         // a Darcy-like curve between 0.015 and 0.3: the ticks below 0.1 are there too
         assert!(close(log_key_points(0.015, 0.3), &[0.02, 0.05, 0.1, 0.2]));
         assert!(close(log_key_points(8e-4, 4.0), &[1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]));
