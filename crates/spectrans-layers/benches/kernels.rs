@@ -41,7 +41,9 @@ fn gemm(c: &mut Criterion) {
             b.iter(|| grad.matmul_t(&x, Transpose::Lhs).unwrap())
         });
         if rows <= 64 {
-            // as the mixing stores it: the weight block row-major (inner, outer), read in place
+            // as the mixing stores it: the weight block row-major (inner, outer); at the AVX2 and
+            // scalar levels our GEMM reads it in place (≤ 4 tiles of rows), at AVX-512 the gemm
+            // crate runs it
             let w_rows = randn(&[inner, outer], 4);
             g.bench_function(BenchmarkId::new("mixing_mode_nn", &id), |b| {
                 b.iter(|| x.matmul_t(&w_rows, Transpose::Neither).unwrap())

@@ -50,8 +50,9 @@ impl Layout {
 pub(crate) const TILE: usize = 16;
 
 /// Positions moved per block by [`gather_tile_as`] and [`scatter_tile_as`]: the tile's lanes lie
-/// `row_len` apart (a power of two, so they alias in the same L1 sets), so each lane's run of a
-/// block is written (or read) whole before the next lane's, like a blocked transpose.
+/// `row_len` apart (often a power of two, an FFT length, so that they alias in the same L1 sets),
+/// so each lane's run of a block is written (or read) whole before the next lane's, like a
+/// blocked transpose.
 const BLOCK: usize = 16;
 
 /// One task of [`Layout::par_tiles`]: channels `c0..c0 + width` of batch item `b`.

@@ -127,8 +127,9 @@ mod avx2 {
                 let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) =
                     ($zero(), $zero(), $zero(), $zero(), $zero(), $zero());
                 let mut b = b;
-                // SAFETY: every pointer stays inside A and B (kc steps of b_ps): the caller's
-                // contract.
+                // SAFETY: every pointer read stays inside A and B (kc steps of a_ps and b_ps):
+                // the caller's contract; the pointers advanced past the last step are never read
+                // (wrapping arithmetic: a B read in place ends past its matrix there).
                 unsafe {
                     // row pointers of A, advanced by a_ps per depth step
                     let mut a0 = a;
@@ -157,7 +158,7 @@ mod avx2 {
                         for p in [&mut a0, &mut a1, &mut a2, &mut a3, &mut a4, &mut a5] {
                             *p = p.wrapping_offset(a_ps);
                         }
-                        b = b.add(b_ps);
+                        b = b.wrapping_add(b_ps);
                     }
                     let rows: [($vec, $vec); MR] =
                         [(c00, c01), (c10, c11), (c20, c21), (c30, c31), (c40, c41), (c50, c51)];

@@ -204,6 +204,16 @@ fn row_major_b_under_few_rows_is_read_in_place() {
         assert!(!reads_b_in_place(IN_PLACE_B_TILES * mr + 1, row_major(512), mr), "{level}: many rows pack B");
         assert!(!reads_b_in_place(16, View { ptr: std::ptr::null::<f32>(), rs: 1, cs: 512 }, mr));
         for &(m, n, k) in &[(16, 512, 256), (16, 517, 300), (24, 40, 600), (5, 33, 9)] {
+            // the orientation that reads B in place is the one `blocked` keeps (where it applies)
+            let (a, b) = (View { ptr: std::ptr::null::<f32>(), rs: k as isize, cs: 1 }, row_major(n as isize));
+            let shape = (mr, f32::kernel(level).nr);
+            let transpose = |v: View<f32>| View { ptr: v.ptr, rs: v.cs, cs: v.rs };
+            if reads_b_in_place(m, b, mr) {
+                assert!(
+                    overhead((m, n, k), a, b, 1, shape)
+                        <= overhead((n, m, k), transpose(b), transpose(a), n as isize, shape)
+                );
+            }
             for threads in [1, 2] {
                 check::<f32>(level, m, n, k, false, false, true, threads, 1e-6);
                 check::<f64>(level, m, n, k, true, false, false, threads, 1e-14);

@@ -51,11 +51,13 @@ fn broadcast_kernel<T: Float>(op: BinOp, a: &Tensor<T>, b: &Tensor<T>) -> Result
     let shape = broadcast_shapes(op.name(), &a.shape, &b.shape)?;
     // Fast path: one operand is a trailing block repeated over the other's rows, leading 1s
     // aside (a bias (D) or a positional table (1, N, D) over (B, N, D)), in one pass.
+    // (a block of no axes — a scalar-like operand — keeps the general path: rows of length 1)
     let block = |t: &Tensor<T>| t.shape[t.shape.iter().take_while(|&&d| d == 1).count()..].to_vec();
-    if b.numel() > 0 && a.shape == shape && shape.ends_with(&block(b)) {
+    let repeats = |t: &Tensor<T>| t.numel() > 0 && !block(t).is_empty() && shape.ends_with(&block(t));
+    if a.shape == shape && repeats(b) {
         return Ok(Tensor::from_parts(repeated_block(op, &a.data, &b.data, false), shape));
     }
-    if a.numel() > 0 && b.shape == shape && shape.ends_with(&block(a)) {
+    if b.shape == shape && repeats(a) {
         return Ok(Tensor::from_parts(repeated_block(op, &b.data, &a.data, true), shape));
     }
     let sa = broadcast_strides(&a.shape, &shape);
@@ -82,6 +84,10 @@ fn repeated_block<T: Float>(op: BinOp, big: &[T], small: &[T], small_first: bool
 /// `out[r·len + j] = f(big[r·len + j], small[j])`: `small` (length `len` > 0) repeated over the
 /// rows of `big`, written once.
 fn over_rows<T: Float>(big: &[T], small: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T> {
+    assert!(
+        !small.is_empty() && big.len().is_multiple_of(small.len()),
+        "over_rows: a non-empty block dividing the data"
+    );
     let mut out = Vec::with_capacity(big.len());
     par::rows_mut(&mut out.spare_capacity_mut()[..big.len()], small.len(), |i, row| {
         for ((o, &x), &y) in row.iter_mut().zip(&big[i * small.len()..]).zip(small) {
@@ -317,6 +323,33 @@ mod tests {
             assert_gradients(std::slice::from_ref(&a), |x| x[0].mul_scalar(-1.7));
             assert_gradients(std::slice::from_ref(&a), |x| x[0].add_scalar(0.3));
             assert_gradients(&[a], |x| x[0].neg());
+        }
+    }
+
+    #[test]
+    fn edge_shapes_match_the_strided_definition() {
+        // rank 0, empty axes, size-1 axes on both sides, a scalar-like operand on either side
+        let cases: [(&[usize], &[usize]); 7] = [
+            (&[], &[]),
+            (&[], &[2, 3]),
+            (&[1], &[2, 3]),
+            (&[0, 3], &[3]),
+            (&[2, 0], &[1, 1]),
+            (&[2, 1, 3], &[4, 1]),
+            (&[1, 1], &[3]),
+        ];
+        for (sa, sb) in cases {
+            for (sa, sb) in [(sa, sb), (sb, sa)] {
+                let (a, b) = (tensor_from::<f64>(sa, 1, 0.5, 2.0), tensor_from::<f64>(sb, 2, 0.5, 2.0));
+                let shape = broadcast_shapes("test", sa, sb).unwrap();
+                let (ia, ib) = (broadcast_strides(sa, &shape), broadcast_strides(sb, &shape));
+                for op in [BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Div] {
+                    let mut want = vec![0.0; numel(&shape)];
+                    for_each_broadcast(&shape, &ia, &ib, |o, i, j| want[o] = op.apply(a.data[i], b.data[j]));
+                    let got = broadcast_kernel(op, &a, &b).unwrap();
+                    assert_eq!((got.shape(), got.to_vec()), (&shape[..], want), "{op:?} {sa:?} {sb:?}");
+                }
+            }
         }
     }
 

@@ -133,26 +133,39 @@ fn linear_tick(span: f64) -> impl Fn(&f64) -> String {
     }
 }
 
-/// The labelled ticks of a logarithmic axis over [y0, y1] (0 < y0 < y1): 1, 2 and 5 of every
-/// decade the range touches, partial decades at either end included (plotters' own log ticks
-/// start at the first power of ten inside the range, so a curve living between 0.015 and 0.1 got
-/// no label at all); 1 per decade over more than six decades; every mantissa 1–9 when the 1-2-5
-/// ticks would be fewer than three.
+/// The labelled ticks of a logarithmic axis over [y0, y1] (0 < y0 < y1, finite; otherwise none):
+/// 1, 2 and 5 of every decade the range touches, partial decades at either end included
+/// (plotters' own log ticks start at the first power of ten inside the range, so a curve living
+/// between 0.015 and 0.1 got no label at all); over more than six decades 1 per decade, at most
+/// 13 of them; every mantissa 1–9 when the 1-2-5 ticks would be fewer than three; and the range's
+/// two ends besides when even those are fewer than two.
 fn log_key_points(y0: f64, y1: f64) -> Vec<f64> {
-    let (lo, hi) = (y0.log10().floor() as i32, y1.log10().ceil() as i32);
-    let within = |mantissas: &[f64]| -> Vec<f64> {
+    if !(y0.is_finite() && y1.is_finite() && 0.0 < y0 && y0 < y1) {
+        return Vec::new();
+    }
+    let (lo, hi) = (y0.log10().floor().max(-330.0) as i32, y1.log10().ceil().min(330.0) as i32);
+    let decades = y1.log10() - y0.log10(); // not log10(y1 / y0): that ratio may overflow
+    let within = |mantissas: &[f64], every: i32| -> Vec<f64> {
         (lo..=hi)
+            .filter(|e| (e - lo) % every == 0)
             .flat_map(|e| mantissas.iter().map(move |m| m * 10f64.powi(e)))
             .filter(|v| (y0..=y1).contains(v))
             .collect()
     };
-    let decades = (y1 / y0).log10();
-    let ticks = within(if decades > 6.0 { &[1.0] } else { &[1.0, 2.0, 5.0] });
-    if ticks.len() >= 3 {
-        ticks
+    let ticks = if decades > 6.0 {
+        within(&[1.0], (decades / 12.0).ceil().max(1.0) as i32)
     } else {
-        within(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+        within(&[1.0, 2.0, 5.0], 1)
+    };
+    if ticks.len() >= 3 {
+        return ticks;
     }
+    let mut fine = within(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], 1);
+    if fine.len() < 2 {
+        fine.insert(0, y0);
+        fine.push(y1);
+    }
+    fine
 }
 
 /// A tick label for a logarithmic axis (given the ticks of [`log_key_points`]): plain for
@@ -364,8 +377,18 @@ mod tests {
         assert!(close(log_key_points(8e-4, 4.0), &[1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]));
         // inside one decade: every mantissa
         assert!(close(log_key_points(0.012, 0.045), &[0.02, 0.03, 0.04]));
-        // many decades: one tick per decade
+        // many decades: one tick per decade, at most 13
         assert!(close(log_key_points(1e-9, 1e-1), &[1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]));
+        let wide = log_key_points(1e-30, 1.0);
+        assert!((2..=13).contains(&wide.len()) && wide.windows(2).all(|w| w[0] < w[1]), "{wide:?}");
+        // between two mantissas (a plateau of 1.3–1.5, padded): the ends; one mantissa: it and the ends
+        assert!(close(log_key_points(1.04, 1.875), &[1.04, 1.875]));
+        assert!(close(log_key_points(1.68, 2.875), &[1.68, 2.0, 2.875]));
+        // not a range: no ticks (and no endless loop over exponents)
+        for (a, b) in [(0.0, 1.0), (1.0, 1.0), (2.0, 1.0), (f64::NAN, 1.0), (1e-3, f64::INFINITY), (5e-324, 1e308)] {
+            assert!(log_key_points(a, b).len() <= 13, "{a} {b}");
+        }
+        assert!(log_key_points(0.0, 1.0).is_empty() && log_key_points(1.0, 1.0).is_empty());
     }
 
     #[test]
