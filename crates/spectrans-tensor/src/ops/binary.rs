@@ -52,8 +52,10 @@ fn broadcast_kernel<T: Float>(op: BinOp, a: &Tensor<T>, b: &Tensor<T>) -> Result
     // Fast path: one operand is a trailing block repeated over the other's rows, leading 1s
     // aside (a bias (D) or a positional table (1, N, D) over (B, N, D)), in one pass.
     // (a block of no axes — a scalar-like operand — keeps the general path: rows of length 1)
-    let block = |t: &Tensor<T>| t.shape[t.shape.iter().take_while(|&&d| d == 1).count()..].to_vec();
-    let repeats = |t: &Tensor<T>| t.numel() > 0 && !block(t).is_empty() && shape.ends_with(&block(t));
+    let repeats = |t: &Tensor<T>| {
+        let block = &t.shape[t.shape.iter().take_while(|&&d| d == 1).count()..];
+        t.numel() > 0 && !block.is_empty() && shape.ends_with(block)
+    };
     if a.shape == shape && repeats(b) {
         return Ok(Tensor::from_parts(repeated_block(op, &a.data, &b.data, false), shape));
     }
@@ -290,6 +292,15 @@ mod tests {
     use crate::gradcheck::{assert_gradients, shapes_broadcasting_with, tensor_from};
     use proptest::prelude::*;
 
+    /// `op` by the definition: every output element through the broadcast strides.
+    fn strided_reference(op: BinOp, a: &Tensor<f64>, b: &Tensor<f64>) -> (Vec<usize>, Vec<f64>) {
+        let shape = broadcast_shapes("test", &a.shape, &b.shape).unwrap();
+        let (ia, ib) = (broadcast_strides(&a.shape, &shape), broadcast_strides(&b.shape, &shape));
+        let mut want = vec![0.0; numel(&shape)];
+        for_each_broadcast(&shape, &ia, &ib, |o, i, j| want[o] = op.apply(a.data[i], b.data[j]));
+        (shape, want)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
@@ -306,11 +317,8 @@ mod tests {
         fn values_match_the_strided_definition((sa, sb) in shapes_broadcasting_with(4), seed in 0u64..1000) {
             // the repeated-block fast paths (either operand, leading 1s) against plain strides
             let (a, b) = (tensor_from::<f64>(&sa, seed, 0.5, 2.0), tensor_from::<f64>(&sb, seed + 1, 0.5, 2.0));
-            let shape = broadcast_shapes("test", &sa, &sb).unwrap();
-            let (ia, ib) = (broadcast_strides(&sa, &shape), broadcast_strides(&sb, &shape));
             for op in [BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Div] {
-                let mut want = vec![0.0; numel(&shape)];
-                for_each_broadcast(&shape, &ia, &ib, |o, i, j| want[o] = op.apply(a.data[i], b.data[j]));
+                let (shape, want) = strided_reference(op, &a, &b);
                 let got = broadcast_kernel(op, &a, &b).unwrap();
                 prop_assert_eq!(got.shape(), &shape[..]);
                 prop_assert_eq!(got.to_vec(), want, "{:?} {:?} {:?}", op, sa, sb);
@@ -341,11 +349,8 @@ mod tests {
         for (sa, sb) in cases {
             for (sa, sb) in [(sa, sb), (sb, sa)] {
                 let (a, b) = (tensor_from::<f64>(sa, 1, 0.5, 2.0), tensor_from::<f64>(sb, 2, 0.5, 2.0));
-                let shape = broadcast_shapes("test", sa, sb).unwrap();
-                let (ia, ib) = (broadcast_strides(sa, &shape), broadcast_strides(sb, &shape));
                 for op in [BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Div] {
-                    let mut want = vec![0.0; numel(&shape)];
-                    for_each_broadcast(&shape, &ia, &ib, |o, i, j| want[o] = op.apply(a.data[i], b.data[j]));
+                    let (shape, want) = strided_reference(op, &a, &b);
                     let got = broadcast_kernel(op, &a, &b).unwrap();
                     assert_eq!((got.shape(), got.to_vec()), (&shape[..], want), "{op:?} {sa:?} {sb:?}");
                 }
